@@ -1,0 +1,45 @@
+// cmbench train | sample
+#include "app/cli.h"
+
+namespace cmbench::cli {
+
+void add_train_commands(CLI::App& app) {
+  struct TrainOptions {
+    std::string config, out;
+    std::vector<std::string> sets;
+    bool resume = false;
+  };
+  auto t = std::make_shared<TrainOptions>();
+  auto* train = app.add_subcommand("train", "train one method from a TOML config");
+  train->add_option("--config", t->config, "method config (TOML)")->required();
+  train->add_option("--set", t->sets, "override key=value (repeatable)");
+  train->add_flag("--resume", t->resume, "continue from the last checkpoint in --out");
+  train->add_option("--out", t->out, "output folder for checkpoints and the training log");
+  not_implemented(train, "issue 5, methods");
+
+  struct SampleOptions {
+    std::string ckpt, out, sigmas, sampler, ema, seeds, noise, labels;
+    int64_t num = 0, steps = 0, batch = 0;
+    double guidance = 1.0;
+    bool raw = false;
+  };
+  auto s = std::make_shared<SampleOptions>();
+  auto* sample = app.add_subcommand("sample", "generate images from a checkpoint");
+  sample->add_option("--ckpt", s->ckpt, "checkpoint (HDF5)")->required();
+  sample->add_option("--num", s->num, "number of images")->required()->check(CLI::PositiveNumber);
+  sample->add_option("--out", s->out, "PNG folder or .npz file")->required();
+  sample->add_option("--steps", s->steps, "sampling steps (cm/ect: 1 or 2; heun: grid points, default 18)");
+  sample->add_option("--sigmas", s->sigmas, "intermediate noise levels a,b,... (descending)");
+  sample->add_option("--sampler", s->sampler, "cm, ect or heun (default: the checkpoint method's rule)")
+      ->check(CLI::IsMember({"cm", "ect", "heun"}));
+  sample->add_option("--ema", s->ema, "weights group (default ema, else model)");
+  sample->add_option("--seeds", s->seeds, "seed range A-B, one generator per image (default 0 to num-1)");
+  sample->add_option("--noise", s->noise, "initial latents from FILE.npz (key noise)");
+  sample->add_option("--labels", s->labels, "class labels from FILE.npz (key labels)");
+  sample->add_option("--guidance", s->guidance, "classifier-free guidance weight (1 = none)");
+  sample->add_option("--batch", s->batch, "batch size")->check(CLI::PositiveNumber);
+  sample->add_flag("--raw", s->raw, "also store float32 outputs before quantization (npz key raw)");
+  not_implemented(sample, "issue 5, methods");
+}
+
+}  // namespace cmbench::cli

@@ -1,0 +1,291 @@
+#include "core/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "core/error.h"
+
+namespace cmbench {
+
+struct Config::Table {
+  toml::table root;
+};
+
+namespace {
+
+std::vector<std::string> split_key(std::string_view key) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t dot = key.find('.', start);
+    parts.emplace_back(key.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+const toml::node* find_node(const toml::table& root, std::string_view key) {
+  const toml::node* node = &root;
+  for (const auto& part : split_key(key)) {
+    const auto* table = node->as_table();
+    if (!table) return nullptr;
+    node = table->get(part);
+    if (!node) return nullptr;
+  }
+  return node;
+}
+
+std::string type_name(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    default: return "nothing";
+  }
+}
+
+nlohmann::json node_to_json(const toml::node& node) {
+  if (auto* t = node.as_table()) {
+    auto out = nlohmann::json::object();
+    for (auto&& [k, v] : *t) out[std::string(k.str())] = node_to_json(v);
+    return out;
+  }
+  if (auto* a = node.as_array()) {
+    auto out = nlohmann::json::array();
+    for (auto&& v : *a) out.push_back(node_to_json(v));
+    return out;
+  }
+  if (auto* v = node.as_string()) return v->get();
+  if (auto* v = node.as_integer()) return v->get();
+  if (auto* v = node.as_floating_point()) return v->get();
+  if (auto* v = node.as_boolean()) return v->get();
+  std::ostringstream text;
+  node.visit([&](auto&& value) { text << value; });
+  return text.str();
+}
+
+// Checks that `node` holds the requested type and converts it; returns false on a type mismatch.
+template <class T>
+bool convert(const toml::node& node, T& out);
+
+template <>
+bool convert(const toml::node& node, bool& out) {
+  if (auto* v = node.as_boolean()) return out = v->get(), true;
+  return false;
+}
+template <>
+bool convert(const toml::node& node, int64_t& out) {
+  if (auto* v = node.as_integer()) return out = v->get(), true;
+  return false;
+}
+template <>
+bool convert(const toml::node& node, double& out) {
+  if (auto* v = node.as_floating_point()) return out = v->get(), true;
+  if (auto* v = node.as_integer()) return out = static_cast<double>(v->get()), true;
+  return false;
+}
+template <>
+bool convert(const toml::node& node, std::string& out) {
+  if (auto* v = node.as_string()) return out = v->get(), true;
+  return false;
+}
+template <class T>
+bool convert_array(const toml::node& node, std::vector<T>& out) {
+  auto* a = node.as_array();
+  if (!a) return false;
+  out.clear();
+  for (auto&& element : *a) {
+    T value{};
+    if (!convert(element, value)) return false;
+    out.push_back(value);
+  }
+  return true;
+}
+template <>
+bool convert(const toml::node& node, std::vector<int64_t>& out) { return convert_array(node, out); }
+template <>
+bool convert(const toml::node& node, std::vector<double>& out) { return convert_array(node, out); }
+template <>
+bool convert(const toml::node& node, std::vector<std::string>& out) { return convert_array(node, out); }
+
+template <class T> constexpr const char* expected_name();
+template <> constexpr const char* expected_name<bool>() { return "a boolean"; }
+template <> constexpr const char* expected_name<int64_t>() { return "an integer"; }
+template <> constexpr const char* expected_name<double>() { return "a number"; }
+template <> constexpr const char* expected_name<std::string>() { return "a string"; }
+template <> constexpr const char* expected_name<std::vector<int64_t>>() { return "an array of integers"; }
+template <> constexpr const char* expected_name<std::vector<double>>() { return "an array of numbers"; }
+template <> constexpr const char* expected_name<std::vector<std::string>>() { return "an array of strings"; }
+
+const char* const kSetSource = "--set";
+
+}  // namespace
+
+Config::Config() : Config(std::make_shared<Table>(), "<empty>", "") {}
+
+Config::Config(std::shared_ptr<Table> table, std::string source, std::string prefix)
+    : table_(std::move(table)), source_(std::move(source)), prefix_(std::move(prefix)) {}
+
+Config Config::from_string(std::string_view text, std::string source) {
+  auto table = std::make_shared<Table>();
+  try {
+    table->root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
+                                 e.source().begin.column, e.description()));
+  }
+  return Config(std::move(table), std::move(source), "");
+}
+
+Config Config::from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open config file", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return from_string(text.str(), path);
+}
+
+std::string Config::full_key(std::string_view key) const {
+  if (prefix_.empty()) return std::string(key);
+  if (key.empty()) return prefix_;
+  return prefix_ + "." + std::string(key);
+}
+
+void Config::set(std::string_view assignment) {
+  const size_t eq = assignment.find('=');
+  const std::string_view key = trim(assignment.substr(0, eq));
+  if (eq == std::string_view::npos || key.empty()) {
+    throw InputError(fmt::format("--set '{}': expected key=value", assignment));
+  }
+  const std::string_view value_text = trim(assignment.substr(eq + 1));
+  toml::table parsed;
+  try {
+    parsed = toml::parse("value = " + std::string(value_text), std::string(kSetSource));
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{};
+    parsed.insert("value", std::string(value_text));
+  }
+  if (table_.use_count() > 1) table_ = std::make_shared<Table>(*table_);
+  const auto parts = split_key(full_key(key));
+  toml::table* table = &table_->root;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (parts[i].empty()) throw InputError(fmt::format("--set '{}': empty key component", assignment));
+    toml::node* next = table->get(parts[i]);
+    if (!next) next = &table->insert(parts[i], toml::table{}).first->second;
+    table = next->as_table();
+    if (!table) {
+      throw InputError(fmt::format("--set '{}': '{}' is not a table", assignment, parts[i]));
+    }
+  }
+  if (parts.back().empty()) throw InputError(fmt::format("--set '{}': empty key component", assignment));
+  table->insert_or_assign(parts.back(), std::move(*parsed.get("value")));
+}
+
+void Config::set_all(const std::vector<std::string>& assignments) {
+  for (const auto& a : assignments) set(a);
+}
+
+bool Config::has(std::string_view key) const { return find_node(table_->root, full_key(key)) != nullptr; }
+
+std::string Config::where(std::string_view key) const {
+  const toml::node* node = find_node(table_->root, full_key(key));
+  if (!node) return source_;
+  const auto& region = node->source();
+  if (region.path && *region.path == kSetSource) return kSetSource;
+  if (region.begin.line == 0) return source_;
+  return fmt::format("{}:{}", source_, region.begin.line);
+}
+
+template <class T>
+T Config::get(std::string_view key) const {
+  const std::string name = full_key(key);
+  const toml::node* node = find_node(table_->root, name);
+  if (!node) throw InputError(fmt::format("{}: missing key '{}'", source_, name));
+  T value{};
+  if (!convert(*node, value)) {
+    throw InputError(fmt::format("{}: key '{}' must be {}, found {}", where(key), name,
+                                 expected_name<T>(), type_name(*node)));
+  }
+  return value;
+}
+
+template <>
+int Config::get<int>(std::string_view key) const {
+  const int64_t value = get<int64_t>(key);
+  if (value < INT32_MIN || value > INT32_MAX) {
+    throw InputError(fmt::format("{}: key '{}' = {} is out of range", where(key), full_key(key), value));
+  }
+  return static_cast<int>(value);
+}
+
+template bool Config::get<bool>(std::string_view) const;
+template int64_t Config::get<int64_t>(std::string_view) const;
+template double Config::get<double>(std::string_view) const;
+template std::string Config::get<std::string>(std::string_view) const;
+template std::vector<int64_t> Config::get<std::vector<int64_t>>(std::string_view) const;
+template std::vector<double> Config::get<std::vector<double>>(std::string_view) const;
+template std::vector<std::string> Config::get<std::vector<std::string>>(std::string_view) const;
+
+Config Config::sub(std::string_view key) const {
+  const std::string name = full_key(key);
+  const toml::node* node = find_node(table_->root, name);
+  if (!node) throw InputError(fmt::format("{}: missing table '{}'", source_, name));
+  if (!node->is_table()) {
+    throw InputError(fmt::format("{}: key '{}' must be a table, found {}", where(key), name, type_name(*node)));
+  }
+  return Config(table_, source_, name);
+}
+
+std::vector<std::string> Config::keys() const {
+  std::vector<std::string> out;
+  const toml::node* node = find_node(table_->root, prefix_);
+  if (prefix_.empty()) node = &table_->root;
+  if (auto* t = node ? node->as_table() : nullptr) {
+    for (auto&& [k, v] : *t) out.emplace_back(k.str());
+  }
+  return out;
+}
+
+std::vector<std::string> Config::unknown_keys(const std::vector<std::string>& known) const {
+  std::vector<std::string> out;
+  for (const auto& k : keys()) {
+    bool found = false;
+    for (const auto& n : known) found = found || n == k;
+    if (!found) out.push_back(k);
+  }
+  return out;
+}
+
+nlohmann::json Config::to_json() const {
+  if (prefix_.empty()) return node_to_json(table_->root);
+  return node_to_json(*find_node(table_->root, prefix_));
+}
+
+std::string Config::to_toml() const {
+  std::ostringstream out;
+  if (prefix_.empty()) {
+    out << table_->root;
+  } else {
+    out << *find_node(table_->root, prefix_)->as_table();
+  }
+  return out.str();
+}
+
+}  // namespace cmbench

@@ -1,0 +1,49 @@
+#include "core/device.h"
+
+#include <cstdlib>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cmbench_version.h"
+#include "core/error.h"
+#include "core/torch_compat.h"
+
+namespace cmbench {
+
+torch::Device resolve_device(const std::string& name) {
+  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      throw InputError(fmt::format("device '{}': this build or machine has no CUDA device", name));
+    }
+    try {
+      return torch::Device(name);
+    } catch (const c10::Error&) {
+    }
+  }
+  throw InputError(fmt::format("device '{}': expected cpu, cuda, cuda:N or auto", name));
+}
+
+int configure_threads(int threads) {
+  if (threads <= 0) {
+    if (const char* env = std::getenv("CMBENCH_THREADS"); env && *env) threads = std::atoi(env);
+  }
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  return threads;
+}
+
+std::string torch_version() { return compat::torch_version(); }
+
+std::string code_version() { return fmt::format("{} ({})", CMBENCH_VERSION, CMBENCH_GIT_VERSION); }
+
+std::string device_description() {
+  if (torch::cuda::is_available()) {
+    return fmt::format("cuda ({} device{})", torch::cuda::device_count(), torch::cuda::device_count() == 1 ? "" : "s");
+  }
+  return fmt::format("cpu ({} threads)", torch::get_num_threads());
+}
+
+}  // namespace cmbench

@@ -1,0 +1,188 @@
+#include "core/hdf5.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+
+namespace cmbench::h5 {
+
+namespace {
+
+struct SilenceHdf5 {
+  SilenceHdf5() { H5::Exception::dontPrint(); }
+};
+const SilenceHdf5 silence_hdf5;
+
+H5::PredType h5_type(torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat32: return H5::PredType::NATIVE_FLOAT;
+    case torch::kFloat64: return H5::PredType::NATIVE_DOUBLE;
+    case torch::kInt32: return H5::PredType::NATIVE_INT32;
+    case torch::kInt64: return H5::PredType::NATIVE_INT64;
+    case torch::kUInt8: return H5::PredType::NATIVE_UINT8;
+    default: break;
+  }
+  throw InputError(fmt::format("tensor dtype {} cannot be stored in HDF5", c10::toString(type)));
+}
+
+std::string object_name(const H5::H5Object& object) {
+  try {
+    return object.getFileName() + ":" + object.getObjName();
+  } catch (const H5::Exception&) {
+    return "<hdf5 object>";
+  }
+}
+
+}  // namespace
+
+H5::H5File open_read(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: no such file", path));
+  try {
+    if (!H5::H5File::isHdf5(path)) throw InputError(fmt::format("{}: not an HDF5 file", path));
+    return H5::H5File(path, H5F_ACC_RDONLY);
+  } catch (const H5::Exception& e) {
+    throw InputError(fmt::format("{}: cannot open HDF5 file: {}", path, e.getDetailMsg()));
+  }
+}
+
+void write_atomic(const std::string& path, const std::function<void(H5::H5File&)>& fill) {
+  atomic_write(path, [&](const std::string& temporary) {
+    try {
+      H5::H5File file(temporary, H5F_ACC_TRUNC);
+      fill(file);
+      file.close();
+    } catch (const H5::Exception& e) {
+      throw InputError(fmt::format("{}: HDF5 write failed: {}", path, e.getDetailMsg()));
+    }
+  });
+}
+
+H5::DSetCreatPropList untimed_dataset_properties() {
+  H5::DSetCreatPropList properties;
+  H5Pset_obj_track_times(properties.getId(), false);
+  return properties;
+}
+
+void write_tensor(H5::Group& group, const std::string& name, const torch::Tensor& tensor) {
+  const auto cpu = tensor.detach().to(torch::kCPU).contiguous();
+  std::vector<hsize_t> dims(cpu.sizes().begin(), cpu.sizes().end());
+  H5::DataSpace space = dims.empty() ? H5::DataSpace(H5S_SCALAR)
+                                     : H5::DataSpace(static_cast<int>(dims.size()), dims.data());
+  const auto type = h5_type(cpu.scalar_type());
+  H5::DataSet dataset = group.createDataSet(name, type, space, untimed_dataset_properties());
+  if (cpu.numel() > 0) dataset.write(cpu.data_ptr(), type);
+}
+
+std::vector<int64_t> dataset_shape(const H5::Group& group, const std::string& name) {
+  H5::DataSet dataset = group.openDataSet(name);
+  H5::DataSpace space = dataset.getSpace();
+  std::vector<hsize_t> dims(static_cast<size_t>(space.getSimpleExtentNdims()));
+  if (!dims.empty()) space.getSimpleExtentDims(dims.data());
+  return std::vector<int64_t>(dims.begin(), dims.end());
+}
+
+torch::Tensor read_tensor(const H5::Group& group, const std::string& name) {
+  H5::DataSet dataset = group.openDataSet(name);
+  const auto shape = dataset_shape(group, name);
+  const H5T_class_t cls = dataset.getTypeClass();
+  const size_t size = dataset.getDataType().getSize();
+  torch::ScalarType type;
+  if (cls == H5T_FLOAT) {
+    type = size == 8 ? torch::kFloat64 : torch::kFloat32;
+  } else if (cls == H5T_INTEGER) {
+    const bool is_signed = dataset.getIntType().getSign() != H5T_SGN_NONE;
+    if (size == 1 && !is_signed) type = torch::kUInt8;
+    else if (size <= 4) type = torch::kInt32;
+    else type = torch::kInt64;
+  } else {
+    throw InputError(fmt::format("{}: dataset '{}' is not numeric", object_name(group), name));
+  }
+  auto tensor = torch::empty(shape, torch::TensorOptions().dtype(type));
+  if (tensor.numel() > 0) dataset.read(tensor.data_ptr(), h5_type(type));
+  return tensor;
+}
+
+H5::Group require_group(H5::Group& parent, const std::string& name) {
+  if (has_child(parent, name)) return parent.openGroup(name);
+  const hid_t properties = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(properties, false);
+  const hid_t id = H5Gcreate2(parent.getId(), name.c_str(), H5P_DEFAULT, properties, H5P_DEFAULT);
+  H5Pclose(properties);
+  if (id < 0) throw InputError(fmt::format("{}: cannot create group '{}'", object_name(parent), name));
+  H5::Group group(id);  // takes its own reference
+  H5Idec_ref(id);
+  return group;
+}
+
+bool has_child(const H5::Group& group, const std::string& name) {
+  return H5Lexists(group.getId(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::vector<std::string> child_names(const H5::Group& group) {
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < group.getNumObjs(); ++i) names.push_back(group.getObjnameByIdx(i));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, const std::string& value) {
+  if (object.attrExists(name)) object.removeAttr(name);
+  H5::StrType type(H5::PredType::C_S1, value.empty() ? 1 : value.size());
+  type.setCset(H5T_CSET_UTF8);
+  H5::Attribute attribute = object.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
+  attribute.write(type, value.empty() ? std::string(1, '\0') : value);
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, double value) {
+  if (object.attrExists(name)) object.removeAttr(name);
+  H5::Attribute attribute = object.createAttribute(name, H5::PredType::NATIVE_DOUBLE, H5::DataSpace(H5S_SCALAR));
+  attribute.write(H5::PredType::NATIVE_DOUBLE, &value);
+}
+
+void set_attribute(H5::H5Object& object, const std::string& name, int64_t value) {
+  if (object.attrExists(name)) object.removeAttr(name);
+  H5::Attribute attribute = object.createAttribute(name, H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR));
+  attribute.write(H5::PredType::NATIVE_INT64, &value);
+}
+
+bool has_attribute(const H5::H5Object& object, const std::string& name) { return object.attrExists(name); }
+
+std::string get_string_attribute(const H5::H5Object& object, const std::string& name) {
+  if (!object.attrExists(name)) throw InputError(fmt::format("{}: missing attribute '{}'", object_name(object), name));
+  H5::Attribute attribute = object.openAttribute(name);
+  if (attribute.getTypeClass() != H5T_STRING) {
+    throw InputError(fmt::format("{}: attribute '{}' is not a string", object_name(object), name));
+  }
+  H5::StrType type = attribute.getStrType();
+  std::string value;
+  attribute.read(type, value);
+  while (!value.empty() && value.back() == '\0') value.pop_back();
+  return value;
+}
+
+double get_double_attribute(const H5::H5Object& object, const std::string& name) {
+  if (!object.attrExists(name)) throw InputError(fmt::format("{}: missing attribute '{}'", object_name(object), name));
+  H5::Attribute attribute = object.openAttribute(name);
+  if (attribute.getTypeClass() != H5T_FLOAT && attribute.getTypeClass() != H5T_INTEGER) {
+    throw InputError(fmt::format("{}: attribute '{}' is not numeric", object_name(object), name));
+  }
+  double value = 0;
+  attribute.read(H5::PredType::NATIVE_DOUBLE, &value);
+  return value;
+}
+
+int64_t get_int_attribute(const H5::H5Object& object, const std::string& name) {
+  if (!object.attrExists(name)) throw InputError(fmt::format("{}: missing attribute '{}'", object_name(object), name));
+  H5::Attribute attribute = object.openAttribute(name);
+  if (attribute.getTypeClass() != H5T_INTEGER) {
+    throw InputError(fmt::format("{}: attribute '{}' is not an integer", object_name(object), name));
+  }
+  int64_t value = 0;
+  attribute.read(H5::PredType::NATIVE_INT64, &value);
+  return value;
+}
+
+}  // namespace cmbench::h5

@@ -1,0 +1,42 @@
+// Small HDF5 helpers (C++ API): tensors as datasets, scalar/string attributes, atomic file writes.
+// Object timestamps are off so that equal content gives equal bytes.
+#pragma once
+
+#include <H5Cpp.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace cmbench::h5 {
+
+// Opens for reading; InputError naming the file when it is missing or not HDF5.
+H5::H5File open_read(const std::string& path);
+
+// Writes a complete new file atomically (temporary file, fsync, rename). `fill` gets the open file.
+void write_atomic(const std::string& path, const std::function<void(H5::H5File&)>& fill);
+
+// Tensor <-> dataset (float32, float64, int32, int64, uint8; any shape, including scalars).
+void write_tensor(H5::Group& group, const std::string& name, const torch::Tensor& tensor);
+torch::Tensor read_tensor(const H5::Group& group, const std::string& name);
+std::vector<int64_t> dataset_shape(const H5::Group& group, const std::string& name);
+
+// Sub-group, created when missing.
+H5::Group require_group(H5::Group& parent, const std::string& name);
+bool has_child(const H5::Group& group, const std::string& name);
+std::vector<std::string> child_names(const H5::Group& group);  // sorted
+
+// Attributes on files, groups and datasets.
+void set_attribute(H5::H5Object& object, const std::string& name, const std::string& value);
+void set_attribute(H5::H5Object& object, const std::string& name, double value);
+void set_attribute(H5::H5Object& object, const std::string& name, int64_t value);
+bool has_attribute(const H5::H5Object& object, const std::string& name);
+std::string get_string_attribute(const H5::H5Object& object, const std::string& name);
+double get_double_attribute(const H5::H5Object& object, const std::string& name);
+int64_t get_int_attribute(const H5::H5Object& object, const std::string& name);
+
+// Dataset creation properties with object timestamps off.
+H5::DSetCreatPropList untimed_dataset_properties();
+
+}  // namespace cmbench::h5

@@ -1,0 +1,41 @@
+#include "metrics/frechet.h"
+
+#include "core/error.h"
+#include "core/torch_compat.h"
+
+namespace cmbench {
+
+namespace {
+
+// Symmetric PSD square root by eigendecomposition; negative (rounding) eigenvalues clamp to 0.
+torch::Tensor psd_sqrt(const torch::Tensor& s) {
+  auto [values, vectors] = compat::eigh(s);
+  return torch::matmul(vectors * values.clamp_min(0).sqrt().unsqueeze(0), vectors.transpose(0, 1));
+}
+
+}  // namespace
+
+double trace_sqrt_product(const torch::Tensor& sigma1, const torch::Tensor& sigma2) {
+  const auto s1 = sigma1.to(torch::kFloat64);
+  const auto s2 = sigma2.to(torch::kFloat64);
+  const auto a = psd_sqrt(s1);
+  auto m = torch::matmul(torch::matmul(a, s2), a);
+  m = (m + m.transpose(0, 1)) * 0.5;
+  return compat::eigvalsh(m).clamp_min(0).sqrt().sum().item<double>();
+}
+
+double frechet_distance(const torch::Tensor& mu1, const torch::Tensor& sigma1, const torch::Tensor& mu2,
+                        const torch::Tensor& sigma2) {
+  const auto m1 = mu1.to(torch::kFloat64).flatten();
+  const auto m2 = mu2.to(torch::kFloat64).flatten();
+  const int64_t d = m1.size(0);
+  if (m2.size(0) != d || sigma1.dim() != 2 || sigma2.dim() != 2 || sigma1.size(0) != d || sigma1.size(1) != d ||
+      sigma2.size(0) != d || sigma2.size(1) != d) {
+    throw InputError("Fréchet distance: mu and sigma dimensions disagree");
+  }
+  const double mean_term = (m1 - m2).square().sum().item<double>();
+  const double traces = sigma1.to(torch::kFloat64).trace().item<double>() + sigma2.to(torch::kFloat64).trace().item<double>();
+  return mean_term + traces - 2.0 * trace_sqrt_product(sigma1, sigma2);
+}
+
+}  // namespace cmbench

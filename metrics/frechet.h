@@ -1,0 +1,16 @@
+// Fréchet distance between two Gaussians (METRICS.md §3), in float64, without a general matrix
+// square root: tr((S1 S2)^(1/2)) = tr((A S2 A)^(1/2)) with A = S1^(1/2) (both symmetric PSD).
+#pragma once
+
+#include <torch/torch.h>
+
+namespace cmbench {
+
+// tr((S1 S2)^(1/2)) for symmetric positive semi-definite S1, S2 (float64, D x D).
+double trace_sqrt_product(const torch::Tensor& sigma1, const torch::Tensor& sigma2);
+
+// ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)). Inputs are converted to float64.
+double frechet_distance(const torch::Tensor& mu1, const torch::Tensor& sigma1, const torch::Tensor& mu2,
+                        const torch::Tensor& sigma2);
+
+}  // namespace cmbench

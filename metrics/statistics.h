@@ -1,0 +1,27 @@
+// Gaussian feature statistics and their .npz files (METRICS.md §3): float64 `mu` (D,), `sigma`
+// (D, D), int64 `n`, and `meta` (uint8 UTF-8 JSON). Files with only mu and sigma (EDM's,
+// pytorch-fid's) are read too.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace cmbench {
+
+struct FeatureStatistics {
+  torch::Tensor mu;     // float64 (D,)
+  torch::Tensor sigma;  // float64 (D, D)
+  int64_t n = -1;       // number of feature vectors; -1 when the file does not say
+  nlohmann::json meta = nlohmann::json::object();
+};
+
+// InputError naming the file for a missing key, wrong rank or shape, or non-finite values.
+FeatureStatistics read_statistics(const std::string& path);
+void write_statistics(const std::string& path, const FeatureStatistics& stats);  // atomic
+
+// True when `path` is an .npz holding both `mu` and `sigma`.
+bool is_statistics_file(const std::string& path);
+
+}  // namespace cmbench
