@@ -1,0 +1,38 @@
+// Helpers shared by the test programs: paths, temporary folders, running the cmbench binary.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cmbench::test {
+
+// ../shared/vectors as configured (CMBENCH_VECTORS_DIR), with a file name appended.
+std::string vector_path(const std::string& name);
+
+// A fresh empty folder under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the built cmbench with `args` (no shell quoting needed), standard input from /dev/null.
+CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+std::string read_text(const std::string& path);
+void write_text(const std::string& path, const std::string& text);
+
+}  // namespace cmbench::test
