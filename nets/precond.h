@@ -8,6 +8,10 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+
 namespace cmbench {
 
 enum class PrecondForm { edm, cm };
@@ -28,6 +32,13 @@ struct PrecondConfig {
 
 PrecondForm parse_precond_form(const std::string& name);  // "edm" | "cm"; InputError otherwise
 std::string precond_form_name(PrecondForm form);
+
+// The `precond` table of a config: {train = {form, eps_b}, eval = {form, eps_b}, sigma_data,
+// c_noise_scale}; missing keys keep the defaults above (EDM form in both modes, sigma_data 0.5).
+PrecondConfig parse_precond_config(const Config& table);
+// The checkpoint's `precond` object: {"train": {"form", "eps_b"}, "eval": {...}, "sigma_data", "c_noise_scale"}.
+nlohmann::json precond_to_json(const PrecondConfig& precond);
+PrecondConfig precond_from_json(const nlohmann::json& object);  // InputError naming the bad key
 
 struct PrecondCoefficients {
   torch::Tensor c_skip, c_out, c_in, c_noise;  // same shape and dtype as sigma
