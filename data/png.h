@@ -1,0 +1,31 @@
+// PNG decoding and encoding for uint8 images in RGB (or grayscale) channel order. OpenCV stores
+// colour images as BGR; these functions hide that.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cmbench {
+
+struct PngHeader {
+  int64_t width = 0;
+  int64_t height = 0;
+  int64_t channels = 0;  // 1 for grayscale (with or without alpha), 3 otherwise (alpha dropped)
+};
+
+// Reads the IHDR chunk; InputError naming `source` when the bytes do not start a PNG.
+PngHeader parse_png_header(const uint8_t* data, size_t size, const std::string& source);
+
+// Decodes to `channels` (1 or 3) channels, HWC row-major, into `out` (height*width*channels bytes).
+// InputError when the data is corrupted or its size is not the expected one.
+void decode_png(const uint8_t* data, size_t size, const PngHeader& expected, uint8_t* out,
+                const std::string& source);
+
+// Encodes an HWC uint8 image (channels 1 or 3, RGB order) as PNG.
+std::vector<uint8_t> encode_png(const uint8_t* pixels, int64_t height, int64_t width, int64_t channels,
+                                int compression_level = 6);
+
+std::vector<uint8_t> read_file_bytes(const std::string& path);  // InputError when unreadable
+
+}  // namespace cmbench
