@@ -97,7 +97,7 @@ torch::Tensor GaussianMixtureDenoiser::denoise(const torch::Tensor& x, const tor
   return keep_clean_rows(x, levels, d.reshape(x.sizes()));
 }
 
-DenoiserPtr make_analytic_denoiser(const nlohmann::json& config, const PrecondConfig& precond) {
+std::unique_ptr<Denoiser> make_analytic_denoiser(const nlohmann::json& config, const PrecondConfig& precond) {
   const auto arch = config.at("arch").get<std::string>();
   const auto resolution = config.at("img_resolution").get<int64_t>();
   const auto channels = config.at("in_channels").get<int64_t>();
@@ -107,13 +107,13 @@ DenoiserPtr make_analytic_denoiser(const nlohmann::json& config, const PrecondCo
     std::vector<double> values = v.is_array() ? v.get<std::vector<double>>() : std::vector<double>{v.get<double>()};
     return torch::tensor(values, torch::kFloat64);
   };
-  DenoiserPtr out;
+  std::unique_ptr<Denoiser> out;
   if (arch == "gaussian") {
     auto mean = tensor("mean");
     mean = mean.numel() == 1 ? mean.reshape({}) : mean.reshape({channels, resolution, resolution});
-    out = std::make_shared<GaussianDenoiser>(resolution, channels, mean, config.at("std").get<double>());
+    out = std::make_unique<GaussianDenoiser>(resolution, channels, mean, config.at("std").get<double>());
   } else if (arch == "gmm") {
-    out = std::make_shared<GaussianMixtureDenoiser>(resolution, channels, tensor("means"), tensor("variances"),
+    out = std::make_unique<GaussianMixtureDenoiser>(resolution, channels, tensor("means"), tensor("variances"),
                                                     tensor("weights"));
   } else {
     throw InputError("net.arch '" + arch + "' is not an analytic denoiser");

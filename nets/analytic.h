@@ -48,6 +48,6 @@ class GaussianMixtureDenoiser : public Denoiser {
 
 // From a resolved `net` object: arch "gaussian" {mean, std} or "gmm" {means (K or K*D values),
 // variances (K), weights (K)}, with img_resolution and in_channels.
-DenoiserPtr make_analytic_denoiser(const nlohmann::json& config, const PrecondConfig& precond);
+std::unique_ptr<Denoiser> make_analytic_denoiser(const nlohmann::json& config, const PrecondConfig& precond);
 
 }  // namespace cmbench

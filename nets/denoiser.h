@@ -27,12 +27,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/checkpoint.h"
 #include "nets/precond.h"
 
 namespace cmbench {
-
-// Ordered (name, tensor) pairs, as PyTorch's state_dict().
-using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 class Denoiser : public torch::nn::Module {
  public:

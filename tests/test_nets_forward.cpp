@@ -1,0 +1,155 @@
+// Forward passes of the small presets (and the CIFAR-10 presets at batch 1): shapes, dtypes,
+// determinism of the initialization, sigma == 0, EDM2's forced weight normalization, clones.
+#include <gtest/gtest.h>
+
+#include "nets/edm2_unet.h"
+#include "nets/factory.h"
+
+namespace cmbench {
+namespace {
+
+DenoiserPtr build(const std::string& preset, uint64_t seed = 0) {
+  Config net;
+  net.set("preset=\"" + preset + "\"");
+  NetworkOptions options;
+  options.seed = seed;
+  return make_network(net, {}, options);
+}
+
+torch::Tensor one_hot_labels(int64_t n, int64_t dim) {
+  return torch::nn::functional::one_hot(torch::arange(n) % dim, dim).to(torch::kFloat32);
+}
+
+void expect_forward_shapes(const std::string& preset, int64_t batch) {
+  auto net = build(preset);
+  const auto res = net->img_resolution(), ch = net->img_channels();
+  const auto x = torch::randn({batch, ch, res, res});
+  const auto sigma = torch::linspace(0.5, 20, batch);
+  const auto labels = net->label_dim() ? one_hot_labels(batch, net->label_dim()) : torch::Tensor();
+  for (bool training : {true, false}) {
+    net->train(training);
+    torch::NoGradGuard no_grad;
+    const auto d = net->forward(x, sigma, labels);
+    EXPECT_EQ(d.sizes(), x.sizes()) << preset;
+    EXPECT_EQ(d.scalar_type(), torch::kFloat32);
+    EXPECT_TRUE(torch::isfinite(d).all().item<bool>()) << preset;
+  }
+}
+
+TEST(NetsForward, SmallPresetsRun) {
+  for (const auto& preset : {"cifar10-ddpmpp-tiny", "cifar10-ddpmpp-small", "cifar10-ncsnpp-tiny",
+                             "imagenet64-adm-tiny", "imagenet64-edm2-tiny"})
+    expect_forward_shapes(preset, 3);
+}
+
+TEST(NetsForward, Cifar10PresetsRunAtBatchOne) {
+  expect_forward_shapes("cifar10-ddpmpp", 1);
+  expect_forward_shapes("cifar10-ncsnpp", 1);
+}
+
+TEST(NetsForward, InitializationIsDeterministicPerSeed) {
+  auto a = build("cifar10-ncsnpp-tiny", 7), b = build("cifar10-ncsnpp-tiny", 7), c = build("cifar10-ncsnpp-tiny", 8);
+  const auto sa = a->state(), sb = b->state(), sc = c->state();
+  ASSERT_EQ(sa.size(), sb.size());
+  bool any_differs = false;
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << sa[i].first;
+    if (sa[i].second.numel() > 1 && !torch::equal(sa[i].second, sc[i].second)) any_differs = true;
+  }
+  EXPECT_TRUE(any_differs);
+  // Random buffers (Fourier frequencies) come from the seed as well.
+  EXPECT_EQ(sa[0].first, "map_noise.freqs");
+  EXPECT_FALSE(torch::equal(sa[0].second, sc[0].second));
+}
+
+TEST(NetsForward, EdmInitializationScales) {
+  // DDPM++ output conv: xavier_uniform * 1e-5; ADM output conv: exactly zero.
+  auto ddpm = build("cifar10-ddpmpp-tiny");
+  for (const auto& [name, t] : ddpm->state()) {
+    if (name == "dec.32x32_aux_conv.weight") { EXPECT_LT(t.abs().max().item<double>(), 1e-5); }
+  }
+  auto adm = build("imagenet64-adm-tiny");
+  for (const auto& [name, t] : adm->state()) {
+    if (name == "out_conv.weight") { EXPECT_EQ(t.abs().max().item<double>(), 0.0); }
+  }
+}
+
+TEST(NetsForward, SigmaZeroReturnsInputAndFloat64Passes) {
+  auto net = build("cifar10-ddpmpp-tiny");
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 32, 32}, torch::kFloat64);
+  const auto d = net->forward(x, torch::tensor({0.0, 1.0}, torch::kFloat64));
+  EXPECT_EQ(d.scalar_type(), torch::kFloat64);
+  EXPECT_TRUE(torch::equal(d[0], x[0]));
+  EXPECT_TRUE(torch::isfinite(d).all().item<bool>());
+}
+
+TEST(NetsForward, TrainAndEvalPrecondFormsDiffer) {
+  PrecondConfig precond;
+  precond.eval = {PrecondForm::cm, 0.003};
+  Config table;
+  table.set("preset=\"cifar10-ddpmpp-tiny\"");
+  table.set("dropout=0.0");
+  auto net = make_network(table, precond);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 32, 32});
+  const auto sigma = torch::full({2}, 0.003);
+  net->eval();
+  EXPECT_LT((net->forward(x, sigma) - x).abs().max().item<float>(), 1e-6);  // CM boundary: f(x, eps_b) = x
+  net->train();
+  EXPECT_GT((net->forward(x, sigma) - x).abs().max().item<float>(), 1e-6);
+}
+
+TEST(NetsForward, Edm2ForcedWeightNormalization) {
+  auto net = build("imagenet64-edm2-tiny");
+  auto weight_of = [&](const std::string& name) {
+    for (const auto& [n, t] : net->state())
+      if (n == name) return t;
+    throw std::runtime_error("no " + name);
+  };
+  const auto w = weight_of("unet.enc.32x32_block0.conv_res0.weight");
+  const auto before = w.clone();
+  const auto x = torch::randn({2, 3, 32, 32});
+  const auto labels = one_hot_labels(2, 10);
+  net->train();
+  net->set_forced_weight_norm(false);
+  { torch::NoGradGuard g; net->forward(x, torch::ones({2}), labels); }
+  EXPECT_TRUE(torch::equal(w, before));
+  net->set_forced_weight_norm(true);
+  { torch::NoGradGuard g; net->forward(x, torch::ones({2}), labels); }
+  const double fan_in = static_cast<double>(w[0].numel());
+  const auto norms = w.reshape({w.size(0), -1}).norm(2, 1);
+  EXPECT_TRUE(torch::allclose(norms, torch::full_like(norms, std::sqrt(fan_in)), 1e-3));
+  auto* edm2 = dynamic_cast<Edm2Network*>(net.get());
+  ASSERT_NE(edm2, nullptr);
+  EXPECT_EQ(edm2->logvar(torch::zeros({3})).sizes(), (std::vector<int64_t>{3, 1, 1, 1}));
+}
+
+TEST(NetsForward, BackwardReachesEveryParameter) {
+  auto net = build("cifar10-ddpmpp-tiny");
+  net->train();
+  const auto x = torch::randn({2, 3, 32, 32});
+  net->forward(x, torch::tensor({0.3f, 3.0f})).square().mean().backward();
+  for (const auto& p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+  }
+}
+
+TEST(NetsForward, CloneReproducesOutputs) {
+  // NCSN++: its output layer is not zero-initialized, so the output depends on every weight.
+  auto net = build("cifar10-ncsnpp-tiny", 3);
+  net->eval();
+  auto copy = clone_network(*net);
+  EXPECT_FALSE(copy->is_training());
+  torch::NoGradGuard no_grad;
+  const auto x = torch::randn({2, 3, 32, 32});
+  const auto a = net->forward(x, torch::full({2}, 2.0)), b = copy->forward(x, torch::full({2}, 2.0));
+  EXPECT_TRUE(torch::equal(a, b));
+  auto other = build("cifar10-ncsnpp-tiny", 4);
+  other->eval();
+  EXPECT_FALSE(torch::equal(a, other->forward(x, torch::full({2}, 2.0))));
+}
+
+}  // namespace
+}  // namespace cmbench
