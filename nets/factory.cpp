@@ -81,10 +81,10 @@ std::vector<NetPreset> build_presets() {
   add("imagenet64-edm2-l", "EDM2 UNet L, 777.5M", with("edm2", {{"model_channels", 320}, {"dropout", 0.1}}));
   add("imagenet64-edm2-xl", "EDM2 UNet XL, 1119.3M", with("edm2", {{"model_channels", 384}, {"dropout", 0.1}}));
   // Small configurations: the same code on a CPU in seconds (tests, smoke suites).
-  add("cifar10-ddpmpp-tiny", "DDPM++ code path, 32 channels, 1 block per resolution (~0.3M)",
-      with("ddpmpp", {{"model_channels", 32}, {"channel_mult", {1, 2, 2}}, {"num_blocks", 1}, {"channel_mult_emb", 2}}));
-  add("cifar10-ddpmpp-small", "DDPM++ code path, 64 channels, 2 blocks per resolution (~1.75M)",
-      with("ddpmpp", {{"model_channels", 64}, {"channel_mult", {1, 2, 2}}, {"num_blocks", 2}, {"channel_mult_emb", 2}}));
+  add("cifar10-ddpmpp-tiny", "DDPM++ code path, 16 channels, 1 block per resolution (~0.3M)",
+      with("ddpmpp", {{"model_channels", 16}, {"channel_mult", {1, 2, 2}}, {"num_blocks", 1}, {"channel_mult_emb", 2}}));
+  add("cifar10-ddpmpp-small", "DDPM++ code path, 32 channels, 2 blocks per resolution (~1.7M)",
+      with("ddpmpp", {{"model_channels", 32}, {"channel_mult", {1, 2, 2}}, {"num_blocks", 2}, {"channel_mult_emb", 2}}));
   add("cifar10-ncsnpp-tiny", "NCSN++ code path, 32 channels, 1 block per resolution",
       with("ncsnpp", {{"model_channels", 32}, {"channel_mult", {1, 2, 2}}, {"num_blocks", 1}, {"channel_mult_emb", 2}}));
   add("imagenet64-adm-tiny", "ADM code path at 32x32 with 10 classes, 32 channels, 1 block per resolution",
