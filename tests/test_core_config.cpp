@@ -1,0 +1,127 @@
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+#include "core/error.h"
+#include "test_util.h"
+
+using namespace cmbench;
+
+namespace {
+
+const char* kConfig = R"(# a method config
+method = "ect"
+seed = 7
+
+[optim]
+lr = 1e-4
+betas = [0.9, 0.999]
+warmup = 0
+
+[net]
+preset = "cifar10-ddpmpp"
+channel_mult = [2, 2, 2]
+dropout = 0.2
+)";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected InputError";
+  return {};
+}
+
+}  // namespace
+
+TEST(Config, TypedAccess) {
+  const auto c = Config::from_string(kConfig, "ect.toml");
+  EXPECT_EQ(c.get<std::string>("method"), "ect");
+  EXPECT_EQ(c.get<int64_t>("seed"), 7);
+  EXPECT_EQ(c.get<int>("seed"), 7);
+  EXPECT_DOUBLE_EQ(c.get<double>("optim.lr"), 1e-4);
+  EXPECT_DOUBLE_EQ(c.get<double>("optim.warmup"), 0.0);  // integers read as numbers
+  EXPECT_EQ(c.get<std::vector<double>>("optim.betas"), (std::vector<double>{0.9, 0.999}));
+  EXPECT_EQ(c.get<std::vector<int64_t>>("net.channel_mult"), (std::vector<int64_t>{2, 2, 2}));
+  EXPECT_TRUE(c.has("net.dropout"));
+  EXPECT_FALSE(c.has("net.missing"));
+  EXPECT_EQ(c.get_or<double>("net.missing", 3.5), 3.5);
+  const auto net = c.sub("net");
+  EXPECT_DOUBLE_EQ(net.get<double>("dropout"), 0.2);
+  EXPECT_EQ(net.keys(), (std::vector<std::string>{"channel_mult", "dropout", "preset"}));
+  EXPECT_EQ(net.unknown_keys({"preset", "dropout"}), (std::vector<std::string>{"channel_mult"}));
+}
+
+TEST(Config, SetOverrides) {
+  auto c = Config::from_string(kConfig, "ect.toml");
+  c.set("optim.lr=2e-4");
+  c.set("net.dropout = 0.5");
+  c.set("net.channel_mult=[1,2]");
+  c.set("method=sct");  // bare word: a string
+  c.set("new.deep.key=true");
+  c.set("name=\"quoted value\"");
+  EXPECT_DOUBLE_EQ(c.get<double>("optim.lr"), 2e-4);
+  EXPECT_DOUBLE_EQ(c.get<double>("net.dropout"), 0.5);
+  EXPECT_EQ(c.get<std::vector<int64_t>>("net.channel_mult"), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(c.get<std::string>("method"), "sct");
+  EXPECT_TRUE(c.get<bool>("new.deep.key"));
+  EXPECT_EQ(c.get<std::string>("name"), "quoted value");
+  EXPECT_EQ(c.where("optim.lr"), "--set");
+  EXPECT_EQ(c.where("net.preset"), "ect.toml:11");
+}
+
+TEST(Config, CopiesAreIndependent) {
+  const auto a = Config::from_string(kConfig, "ect.toml");
+  auto b = a;
+  b.set("seed=8");
+  EXPECT_EQ(a.get<int64_t>("seed"), 7);
+  EXPECT_EQ(b.get<int64_t>("seed"), 8);
+}
+
+TEST(Config, ResolvedDumpIsJson) {
+  auto c = Config::from_string(kConfig, "ect.toml");
+  c.set("optim.lr=0.5");
+  const auto j = c.to_json();
+  EXPECT_EQ(j["method"], "ect");
+  EXPECT_EQ(j["optim"]["lr"], 0.5);
+  EXPECT_EQ(j["net"]["channel_mult"], nlohmann::json::array({2, 2, 2}));
+  // The TOML dump parses back to the same document.
+  EXPECT_EQ(Config::from_string(c.to_toml(), "dump").to_json(), j);
+}
+
+TEST(ConfigErrors, ExactMessages) {
+  const auto c = Config::from_string(kConfig, "ect.toml");
+  EXPECT_EQ(error_of([&] { c.get<double>("optim.momentum"); }), "ect.toml: missing key 'optim.momentum'");
+  EXPECT_EQ(error_of([&] { c.get<double>("net.preset"); }),
+            "ect.toml:11: key 'net.preset' must be a number, found a string");
+  EXPECT_EQ(error_of([&] { c.get<int64_t>("optim.lr"); }),
+            "ect.toml:6: key 'optim.lr' must be an integer, found a float");
+  EXPECT_EQ(error_of([&] { c.get<std::vector<int64_t>>("optim.betas"); }),
+            "ect.toml:7: key 'optim.betas' must be an array of integers, found an array");
+  EXPECT_EQ(error_of([&] { c.sub("net").get<bool>("dropout"); }),
+            "ect.toml:13: key 'net.dropout' must be a boolean, found a float");
+  EXPECT_EQ(error_of([&] { c.sub("method"); }), "ect.toml:2: key 'method' must be a table, found a string");
+  EXPECT_EQ(error_of([&] { Config::from_string("a = 1\nb = [1, \n", "bad.toml"); }).rfind("bad.toml:", 0), 0u);
+  EXPECT_EQ(error_of([&] { Config::from_string("x = = 2\n", "bad.toml"); }).find("bad.toml:1:"), 0u);
+  EXPECT_NE(error_of([&] { Config::from_string("x = = 2\n", "bad.toml"); }).find("invalid TOML"), std::string::npos);
+  EXPECT_EQ(error_of([&] { Config::from_file("/nonexistent/cfg.toml"); }), "/nonexistent/cfg.toml: cannot open config file");
+
+  auto m = c;
+  EXPECT_EQ(error_of([&] { m.set("no_equals_sign"); }), "--set 'no_equals_sign': expected key=value");
+  EXPECT_EQ(error_of([&] { m.set("=3"); }), "--set '=3': expected key=value");
+  EXPECT_EQ(error_of([&] { m.set("method.inner=3"); }), "--set 'method.inner=3': 'method' is not a table");
+  m.set("seed=\"x\"");
+  EXPECT_EQ(error_of([&] { m.get<int64_t>("seed"); }), "--set: key 'seed' must be an integer, found a string");
+}
+
+TEST(ConfigErrors, FromFile) {
+  test::TempDir dir;
+  test::write_text(dir.file("c.toml"), "[a]\nb = 1\n");
+  const auto c = Config::from_file(dir.file("c.toml"));
+  EXPECT_EQ(c.get<int64_t>("a.b"), 1);
+  EXPECT_EQ(error_of([&] { c.get<std::string>("a.b"); }),
+            dir.file("c.toml") + ":2: key 'a.b' must be a string, found an integer");
+}

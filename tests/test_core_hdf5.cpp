@@ -1,0 +1,87 @@
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "core/hdf5.h"
+#include "test_util.h"
+
+using namespace cmbench;
+
+namespace {
+
+void write_sample(const std::string& path) {
+  h5::write_atomic(path, [](H5::H5File& file) {
+    h5::set_attribute(file, "format", std::string("test-1"));
+    h5::set_attribute(file, "step", int64_t{12});
+    h5::set_attribute(file, "lr", 2.5e-4);
+    auto group = h5::require_group(file, "model");
+    h5::write_tensor(group, "enc.conv.weight", torch::arange(24, torch::kFloat32).reshape({2, 3, 4}));
+    h5::write_tensor(group, "counts", torch::tensor({1, 2, 3}, torch::kInt64));
+    h5::write_tensor(group, "scalar", torch::tensor(3.25, torch::kFloat64));
+    h5::write_tensor(group, "bytes", torch::tensor({7, 8}, torch::kUInt8));
+  });
+}
+
+}  // namespace
+
+TEST(Hdf5, TensorsAndAttributesRoundTrip) {
+  test::TempDir dir;
+  const auto path = dir.file("a.h5");
+  write_sample(path);
+  auto file = h5::open_read(path);
+  EXPECT_EQ(h5::get_string_attribute(file, "format"), "test-1");
+  EXPECT_EQ(h5::get_int_attribute(file, "step"), 12);
+  EXPECT_DOUBLE_EQ(h5::get_double_attribute(file, "lr"), 2.5e-4);
+  EXPECT_TRUE(h5::has_child(file, "model"));
+  auto group = file.openGroup("model");
+  EXPECT_EQ(h5::child_names(group), (std::vector<std::string>{"bytes", "counts", "enc.conv.weight", "scalar"}));
+  const auto w = h5::read_tensor(group, "enc.conv.weight");
+  EXPECT_EQ(w.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(w, torch::arange(24, torch::kFloat32).reshape({2, 3, 4})));
+  EXPECT_TRUE(torch::equal(h5::read_tensor(group, "counts"), torch::tensor({1, 2, 3}, torch::kInt64)));
+  EXPECT_EQ(h5::read_tensor(group, "scalar").dim(), 0);
+  EXPECT_EQ(h5::read_tensor(group, "scalar").item<double>(), 3.25);
+  EXPECT_TRUE(torch::equal(h5::read_tensor(group, "bytes"), torch::tensor({7, 8}, torch::kUInt8)));
+  EXPECT_EQ(h5::dataset_shape(group, "enc.conv.weight"), (std::vector<int64_t>{2, 3, 4}));
+}
+
+TEST(Hdf5, EqualContentGivesEqualBytes) {
+  test::TempDir dir;
+  write_sample(dir.file("a.h5"));
+  write_sample(dir.file("b.h5"));
+  EXPECT_EQ(test::read_text(dir.file("a.h5")), test::read_text(dir.file("b.h5")));
+}
+
+TEST(Hdf5, FailedWriteKeepsPreviousFile) {
+  test::TempDir dir;
+  const auto path = dir.file("a.h5");
+  write_sample(path);
+  const auto before = test::read_text(path);
+  EXPECT_THROW(h5::write_atomic(path,
+                                [](H5::H5File& file) {
+                                  h5::set_attribute(file, "format", std::string("half"));
+                                  throw InputError("simulated failure");
+                                }),
+               InputError);
+  EXPECT_EQ(test::read_text(path), before);
+}
+
+TEST(Hdf5, BadFilesGiveClearErrors) {
+  test::TempDir dir;
+  try {
+    h5::open_read(dir.file("missing.h5"));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), dir.file("missing.h5") + ": no such file");
+  }
+  test::write_text(dir.file("text.h5"), "not hdf5");
+  try {
+    h5::open_read(dir.file("text.h5"));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), dir.file("text.h5") + ": not an HDF5 file");
+  }
+  write_sample(dir.file("a.h5"));
+  auto file = h5::open_read(dir.file("a.h5"));
+  EXPECT_THROW(h5::get_string_attribute(file, "absent"), InputError);
+  EXPECT_THROW(h5::get_string_attribute(file, "step"), InputError);
+}
