@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cmath>
 #include <optional>
 #include <string>
 
@@ -34,6 +35,17 @@ inline torch::Generator make_cpu_generator(uint64_t seed) { return at::detail::c
 inline void disable_tf32() {
   at::globalContext().setAllowTF32CuBLAS(false);
   at::globalContext().setAllowTF32CuDNN(false);
+}
+
+// softmax(q k^T / sqrt(E)) v for q, k, v of shape (B, L, E): the fused kernel where LibTorch has one
+// (2.x), an explicit softmax otherwise (1.13 has no scaled_dot_product_attention).
+inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v);
+#else
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  return torch::bmm(torch::bmm(q, (k * scale).transpose(1, 2)).softmax(-1), v);
+#endif
 }
 
 }  // namespace cmbench::compat
