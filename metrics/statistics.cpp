@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
 
@@ -64,6 +65,45 @@ void write_statistics(const std::string& path, const FeatureStatistics& stats) {
   arrays["meta"] = NpyArray::from<uint8_t>({static_cast<int64_t>(meta.size())},
                                            reinterpret_cast<const uint8_t*>(meta.data()));
   write_npz(path, arrays);
+}
+
+void StatisticsAccumulator::add(const torch::Tensor& features) {
+  if (features.dim() != 2) throw InputError("statistics: features must be (n, D)");
+  const auto x = features.to(torch::kCPU, torch::kFloat64);
+  if (!sum_.defined()) {
+    sum_ = torch::zeros({x.size(1)}, torch::kFloat64);
+    sum_outer_ = torch::zeros({x.size(1), x.size(1)}, torch::kFloat64);
+  }
+  if (x.size(1) != sum_.size(0)) {
+    throw InputError(fmt::format("statistics: feature width {} differs from {} seen before", x.size(1), sum_.size(0)));
+  }
+  sum_ += x.sum(0);
+  sum_outer_.addmm_(x.t(), x);
+  n_ += x.size(0);
+}
+
+FeatureStatistics StatisticsAccumulator::finish(int ddof) const {
+  if (ddof != 0 && ddof != 1) throw InputError(fmt::format("statistics: ddof must be 0 or 1, got {}", ddof));
+  if (n_ <= ddof || !sum_.defined()) {
+    throw InputError(fmt::format("statistics: {} feature vector(s) are too few for a covariance (ddof {})", n_, ddof));
+  }
+  if (n_ < 2048 && sum_.size(0) >= 2048) {
+    spdlog::warn("statistics from {} images (< 2048): the covariance is rank-deficient and FID is biased; "
+                 "use 50,000 images for reportable numbers", n_);
+  }
+  FeatureStatistics stats;
+  stats.n = n_;
+  stats.mu = sum_ / static_cast<double>(n_);
+  auto sigma = (sum_outer_ - static_cast<double>(n_) * torch::outer(stats.mu, stats.mu)) / static_cast<double>(n_ - ddof);
+  stats.sigma = (sigma + sigma.t()) * 0.5;
+  stats.meta = {{"ddof", ddof}};
+  return stats;
+}
+
+FeatureStatistics compute_statistics(const torch::Tensor& features, int ddof) {
+  StatisticsAccumulator acc;
+  acc.add(features);
+  return acc.finish(ddof);
 }
 
 bool is_statistics_file(const std::string& path) {

@@ -21,6 +21,24 @@ struct FeatureStatistics {
 FeatureStatistics read_statistics(const std::string& path);
 void write_statistics(const std::string& path, const FeatureStatistics& stats);  // atomic
 
+// Streaming float64 accumulation of mu and sigma (METRICS.md §3): sum(x) and sum(x x^T), so that
+// 50k+ feature vectors never sit in memory at once.
+class StatisticsAccumulator {
+ public:
+  void add(const torch::Tensor& features);  // (n, D), any floating dtype
+  int64_t count() const { return n_; }
+  // sigma = (sum(x x^T) - n mu mu^T) / (n - ddof). InputError when n <= ddof; warns when n < 2048
+  // and D == 2048 (rank-deficient covariance).
+  FeatureStatistics finish(int ddof = 1) const;
+
+ private:
+  torch::Tensor sum_, sum_outer_;  // float64
+  int64_t n_ = 0;
+};
+
+// One-shot statistics of a feature matrix (same formula).
+FeatureStatistics compute_statistics(const torch::Tensor& features, int ddof = 1);
+
 // True when `path` is an .npz holding both `mu` and `sigma`.
 bool is_statistics_file(const std::string& path);
 

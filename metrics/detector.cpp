@@ -1,0 +1,191 @@
+#include "metrics/detector.h"
+
+#include <torch/script.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "core/device.h"
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/torch_compat.h"
+
+namespace cmbench {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool parse_synthetic_seed(const std::string& weights, uint32_t& seed) {
+  const std::string prefix = "synthetic:";
+  if (weights.rfind(prefix, 0) != 0) return false;
+  const std::string digits = weights.substr(prefix.size());
+  if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError(fmt::format("--weights {}: the seed must be an integer in [0, 2^32 - 1]", weights));
+  }
+  const unsigned long long value = std::stoull(digits);
+  if (value > 0xffffffffull) throw InputError(fmt::format("--weights {}: the seed must be below 2^32", weights));
+  seed = static_cast<uint32_t>(value);
+  return true;
+}
+
+std::string weights_checksum(const std::string& weights) {
+  uint32_t seed;
+  if (parse_synthetic_seed(weights, seed)) return weights;
+  return file_digest_hex(Digest::Kind::sha256, weights);
+}
+
+void require_file(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw InputError(fmt::format("--weights {}: no such file; {}", path, missing_weights_message()));
+  }
+}
+
+class NativeDetector : public InceptionDetector {
+ public:
+  NativeDetector(const std::string& weights, ResizeMode mode, torch::Device device)
+      : net_(load_native_inception(weights)), mode_(mode), device_(device), weights_(weights),
+        checksum_(weights_checksum(weights)) {
+    net_->to(device_);
+    if (device_.is_cuda()) compat::disable_tf32();
+  }
+
+  FidInceptionOutput run(const torch::Tensor& images_nhwc, bool with_logits) override {
+    torch::NoGradGuard no_grad;
+    const auto x = preprocess_for_inception(images_nhwc.to(device_), mode_);
+    auto out = net_->forward(x, with_logits);
+    out.pool3 = out.pool3.to(torch::kCPU).contiguous();
+    if (with_logits) out.logits_unbiased = out.logits_unbiased.to(torch::kCPU).contiguous();
+    return out;
+  }
+
+  nlohmann::json describe() const override {
+    return {{"detector", "native"}, {"mode", resize_mode_name(mode_)}, {"weights", weights_},
+            {"weights_sha256", checksum_}};
+  }
+
+ private:
+  FidInception net_;
+  ResizeMode mode_;
+  torch::Device device_;
+  std::string weights_, checksum_;
+};
+
+// NVIDIA's detector: forward(img uint8 NCHW, return_features=True) gives pool_3; the unbiased logits
+// are pool_3 times its output layer's weight (the module's no_output_bias path returns softmax
+// probabilities instead, see StyleGAN2-ADA's metrics/inception_score.py).
+class TorchScriptDetector : public InceptionDetector {
+ public:
+  TorchScriptDetector(const std::string& path, torch::Device device)
+      : device_(device), path_(path), checksum_(weights_checksum(path)) {
+    try {
+      module_ = torch::jit::load(path, device_);
+    } catch (const c10::Error& e) {
+      throw InputError(fmt::format("{}: not a loadable TorchScript detector ({})", path, first_line(e.what())));
+    }
+    module_.eval();
+    for (const auto& p : module_.named_parameters(true)) {
+      if (p.value.dim() == 2 && p.value.size(0) == 1008 && p.value.size(1) == 2048) output_weight_ = p.value;
+    }
+    if (device_.is_cuda()) compat::disable_tf32();
+  }
+
+  FidInceptionOutput run(const torch::Tensor& images_nhwc, bool with_logits) override {
+    torch::NoGradGuard no_grad;
+    if (images_nhwc.dim() != 4 || images_nhwc.scalar_type() != torch::kUInt8) {
+      throw InputError("TorchScript detector: images must be uint8 (N, H, W, C)");
+    }
+    auto img = images_nhwc.to(device_).permute({0, 3, 1, 2});
+    if (img.size(1) == 1) img = img.expand({-1, 3, -1, -1});
+    img = img.contiguous();
+    FidInceptionOutput out;
+    out.pool3 = call(img, true).to(torch::kFloat32);
+    if (out.pool3.dim() != 2 || out.pool3.size(1) != 2048) {
+      throw InputError(fmt::format("{}: the detector returned features of shape [{}], expected [N, 2048]", path_,
+                                   fmt::join(out.pool3.sizes(), ", ")));
+    }
+    if (with_logits) {
+      if (!output_weight_.defined()) {
+        throw InputError(fmt::format("{}: the detector has no 1008 x 2048 output layer for logits", path_));
+      }
+      out.logits_unbiased = torch::matmul(out.pool3, output_weight_.to(torch::kFloat32).t());
+      out.logits_unbiased = out.logits_unbiased.to(torch::kCPU).contiguous();
+    }
+    out.pool3 = out.pool3.to(torch::kCPU).contiguous();
+    return out;
+  }
+
+  nlohmann::json describe() const override {
+    return {{"detector", "torchscript"}, {"mode", "tf"}, {"weights", path_}, {"weights_sha256", checksum_}};
+  }
+
+ private:
+  static std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+  torch::Tensor call(const torch::Tensor& img, bool return_features) {
+    try {
+      return module_.forward({img}, {{"return_features", return_features}}).toTensor();
+    } catch (const c10::Error& e) {
+      throw InputError(fmt::format("{}: the detector failed on a batch of shape [{}] ({})", path_,
+                                   fmt::join(img.sizes(), ", "), first_line(e.what())));
+    }
+  }
+
+  torch::jit::Module module_;
+  torch::Device device_;
+  std::string path_, checksum_;
+  torch::Tensor output_weight_;
+};
+
+}  // namespace
+
+std::string missing_weights_message() {
+  return "FID/IS need the FID Inception weights: pass --weights (or set CMBENCH_INCEPTION) to NVIDIA's "
+         "inception-2015-12-05.pt (https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/"
+         "files/metrics/inception-2015-12-05.pt) or to pytorch-fid's weights converted to .npz (see README)";
+}
+
+FidInception load_native_inception(const std::string& weights) {
+  FidInception net;
+  uint32_t seed;
+  if (parse_synthetic_seed(weights, seed)) {
+    fill_synthetic_weights(net, seed);
+  } else {
+    require_file(weights);
+    if (!ends_with(weights, ".npz")) {
+      throw InputError(fmt::format("--weights {}: the native detector reads an .npz of pytorch-fid's state dict "
+                                   "(a .pt file is the TorchScript detector)", weights));
+    }
+    load_inception_npz(net, weights);
+  }
+  net->prepare_for_inference();
+  return net;
+}
+
+std::unique_ptr<InceptionDetector> make_detector(const DetectorOptions& options) {
+  std::string weights = options.weights();
+  if (weights.empty()) {
+    if (const char* env = std::getenv("CMBENCH_INCEPTION"); env && *env) weights = env;
+  }
+  if (weights.empty()) throw InputError(missing_weights_message());
+  std::string detector = options.detector();
+  if (detector.empty()) detector = ends_with(weights, ".pt") ? "torchscript" : "native";
+  const torch::Device device = resolve_device(options.device());
+  if (detector == "torchscript") {
+    if (!options.mode().empty()) {
+      throw InputError(fmt::format("--mode {} cannot be used with the TorchScript detector {}: it resizes internally "
+                                   "(TF1-style)", options.mode(), weights));
+    }
+    require_file(weights);
+    return std::make_unique<TorchScriptDetector>(weights, device);
+  }
+  if (detector != "native") throw InputError(fmt::format("--detector {}: expected native or torchscript", detector));
+  const ResizeMode mode = parse_resize_mode(options.mode().empty() ? "tf" : options.mode());
+  return std::make_unique<NativeDetector>(weights, mode, device);
+}
+
+}  // namespace cmbench

@@ -1,0 +1,45 @@
+// Where FID/IS features come from: the native FID Inception (pytorch-fid-named .npz weights or
+// synthetic:SEED) or NVIDIA's TorchScript detector inception-2015-12-05.pt (METRICS.md §1).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/inception.h"
+#include "metrics/preprocess.h"
+
+namespace cmbench {
+
+struct DetectorOptions {
+  // TorchScript .pt, pytorch-fid .npz, or synthetic:SEED; empty = $CMBENCH_INCEPTION, else an error
+  // that says where to get the file.
+  TORCH_ARG(std::string, weights) = "";
+  TORCH_ARG(std::string, detector) = "";  // native | torchscript; empty = torchscript for .pt, else native
+  TORCH_ARG(std::string, mode) = "";      // tf | pytorch; empty = tf (an explicit mode with torchscript is an error)
+  TORCH_ARG(std::string, device) = "cpu";
+};
+
+class InceptionDetector {
+ public:
+  virtual ~InceptionDetector() = default;
+  // uint8 (N, H, W, 1 or 3) -> pool3 (N, 2048) and, when asked, logits_unbiased (N, 1008), float32 CPU.
+  virtual FidInceptionOutput run(const torch::Tensor& images_nhwc, bool with_logits) = 0;
+  // Provenance recorded in statistics files and JSON: detector, mode, weights, weights_sha256.
+  virtual nlohmann::json describe() const = 0;
+};
+
+// InputError (exit 2) for missing weights (naming where to get them), unreadable or mismatching files,
+// and an explicit --mode with the TorchScript detector.
+std::unique_ptr<InceptionDetector> make_detector(const DetectorOptions& options);
+
+// The one-line help for missing weights.
+std::string missing_weights_message();
+
+// Native network from a weights spec (.npz or synthetic:SEED), ready for inference.
+FidInception load_native_inception(const std::string& weights);
+
+}  // namespace cmbench

@@ -1,0 +1,43 @@
+// Batched feature extraction over an ImageSource: reads the next batch on a second thread while the
+// network runs (decode and compute overlap), shows progress on stderr, and streams each batch to a
+// consumer so that statistics of 50k+ images never hold all features.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/image_source.h"
+#include "metrics/detector.h"
+#include "metrics/statistics.h"
+
+namespace cmbench {
+
+struct ExtractionOptions {
+  TORCH_ARG(int64_t, batch) = 64;
+  TORCH_ARG(bool, with_logits) = false;
+  TORCH_ARG(bool, progress) = true;
+  TORCH_ARG(std::string, label) = "features";
+};
+
+// Indices of the images a command uses: all when num is 0 or equals the count, otherwise EDM's
+// subset (numpy RandomState(seed mod 2^31).shuffle, first num, sorted). InputError when num > count
+// or the source is empty.
+std::vector<int64_t> select_indices(const ImageSource& source, int64_t num, int64_t seed);
+
+// Runs `detector` on the images at `indices` (in that order), handing each batch's output to `consume`.
+void extract_features(const ImageSource& source, const std::vector<int64_t>& indices, InceptionDetector& detector,
+                      const ExtractionOptions& options,
+                      const std::function<void(const FidInceptionOutput& batch)>& consume);
+
+// All pool3 features (and logits when asked) of the selected images, concatenated.
+FidInceptionOutput extract_all_features(const ImageSource& source, const std::vector<int64_t>& indices,
+                                        InceptionDetector& detector, const ExtractionOptions& options);
+
+// Streaming pool3 statistics of the selected images; meta records detector, mode, weights, ddof, source.
+FeatureStatistics image_statistics(const ImageSource& source, const std::vector<int64_t>& indices,
+                                   InceptionDetector& detector, const ExtractionOptions& options, int ddof);
+
+}  // namespace cmbench

@@ -1,0 +1,83 @@
+// The FID Inception-v3 network (METRICS.md §1) natively in LibTorch: the TF 2015-12-05 graph as
+// pytorch-fid defines it (FIDInceptionA/C/E blocks, max-pool branch in Mixed_7c), parameters under
+// pytorch-fid's names. Input: preprocessed float32 (N, 3, 299, 299); outputs pool_3 (N, 2048) and
+// the unbiased logits pool_3 fc.weight^T (N, 1008).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace cmbench {
+
+// C(in, out, k, s, p): Conv2d without bias + BatchNorm(eps 1e-3, running statistics) + ReLU.
+struct BasicConvOptions {
+  BasicConvOptions(int64_t in, int64_t out, torch::ExpandingArray<2> kernel) : in_(in), out_(out), kernel_(kernel) {}
+  TORCH_ARG(int64_t, in);
+  TORCH_ARG(int64_t, out);
+  TORCH_ARG(torch::ExpandingArray<2>, kernel);
+  TORCH_ARG(torch::ExpandingArray<2>, stride) = 1;
+  TORCH_ARG(torch::ExpandingArray<2>, padding) = 0;
+};
+
+class BasicConvImpl : public torch::nn::Module {
+ public:
+  explicit BasicConvImpl(const BasicConvOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  // Folds the batch norm into the convolution (weight * gamma / sqrt(var + eps), shifted bias)
+  // for inference; must be called again after the parameters change.
+  void fold_batch_norm();
+
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::BatchNorm2d bn{nullptr};
+
+ private:
+  BasicConvOptions options_;
+  torch::Tensor folded_weight_, folded_bias_;
+};
+TORCH_MODULE(BasicConv);
+
+struct FidInceptionOutput {
+  torch::Tensor pool3;            // float32 (N, 2048)
+  torch::Tensor logits_unbiased;  // float32 (N, 1008); undefined when not requested
+};
+
+class FidInceptionImpl : public torch::nn::Module {
+ public:
+  FidInceptionImpl();
+  // x: float32 (N, 3, 299, 299) after preprocessing (metrics/preprocess.h).
+  FidInceptionOutput forward(const torch::Tensor& x, bool with_logits = true);
+
+  // The 472 state-dict entries under pytorch-fid's names (parameters and running statistics; no
+  // num_batches_tracked), in registration order.
+  std::vector<std::pair<std::string, torch::Tensor>> state_tensors();
+  // Copies `tensors` (name -> values, any floating dtype) into the network. InputError naming
+  // `source` for a missing name or a wrong shape; AuxLogits.* and num_batches_tracked are ignored,
+  // any other unknown name is an error.
+  void load_state(const std::vector<std::pair<std::string, torch::Tensor>>& tensors, const std::string& source);
+  // eval mode, batch norms folded: call after loading, before forward.
+  void prepare_for_inference();
+
+ private:
+  // Conv2d_1a_3x3 ... Mixed_7c in order; each maps a feature map to the next.
+  std::vector<std::function<torch::Tensor(const torch::Tensor&)>> stages_;
+  std::vector<BasicConv> convs_;  // every C(...) unit, for folding
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(FidInception);
+
+// METRICS.md §1 synthetic weights: value of element `index` of tensor `name` under `seed`.
+uint32_t synthetic_hash(const std::string& name, uint32_t seed, uint32_t index);
+// Fills every state tensor of `net` from synthetic:SEED.
+void fill_synthetic_weights(FidInception& net, uint32_t seed);
+// The rule METRICS.md assigns to a state-dict name: conv, weight, bias, running_mean, running_var,
+// fc.weight, fc.bias.
+std::string synthetic_rule(const std::string& name);
+
+// Reads an .npz holding the state dict under pytorch-fid's names into `net`.
+void load_inception_npz(FidInception& net, const std::string& path);
+
+}  // namespace cmbench

@@ -1,0 +1,153 @@
+// Inception Score (closed_forms.json toy, splits, shuffle) and the sliced Wasserstein distance's
+// properties (METRICS.md §5).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/numpy_random.h"
+#include "metrics/inception_score.h"
+#include "metrics/swd.h"
+#include "test_util.h"
+
+namespace cmbench {
+namespace {
+
+TEST(InceptionScore, ToyClosedForms) {
+  const auto doc = nlohmann::json::parse(test::read_text(test::vector_path("closed_forms.json")));
+  const auto& toy = doc.at("inception_score_toy");
+  const auto rows = toy.at("probs").get<std::vector<std::vector<double>>>();
+  auto probs = torch::empty({4, 2}, torch::kFloat64);
+  for (int i = 0; i < 4; ++i)
+    for (int k = 0; k < 2; ++k) probs[i][k] = rows[i][k];
+  const auto one = inception_score_from_probs(probs, 1);
+  EXPECT_NEAR(one.mean, toy.at("splits1").get<double>(), 1e-9);
+  EXPECT_EQ(one.std, 0.0);
+  const auto two = inception_score_from_probs(probs, 2);
+  EXPECT_NEAR(two.mean, toy.at("splits2_mean").get<double>(), 1e-9);
+  EXPECT_NEAR(two.std, toy.at("splits2_std_ddof0").get<double>(), 1e-9);
+  // The same through logits: log p + const are logits of p.
+  const auto from_logits = inception_score_from_logits(torch::log(probs) + 3.0, 2);
+  EXPECT_NEAR(from_logits.mean, two.mean, 1e-12);
+  EXPECT_NEAR(from_logits.std, two.std, 1e-12);
+}
+
+TEST(InceptionScore, ShuffleSeedReordersByNumpyPermutation) {
+  auto gen = at::detail::createCPUGenerator(11);
+  const auto logits = torch::randn({30, 7}, gen, torch::kFloat64) * 3;
+  const auto perm = NumpyRandomState(2020).permutation(30);
+  const auto manual = inception_score_from_logits(logits.index_select(0, torch::tensor(perm, torch::kInt64)), 10);
+  const auto shuffled = inception_score_from_logits(logits, 10, 2020u);
+  EXPECT_DOUBLE_EQ(shuffled.mean, manual.mean);
+  EXPECT_DOUBLE_EQ(shuffled.std, manual.std);
+  const auto plain = inception_score_from_logits(logits, 10);
+  EXPECT_NE(plain.std, shuffled.std);
+  // One split of everything does not depend on the order.
+  EXPECT_NEAR(inception_score_from_logits(logits, 1, 2020u).mean, inception_score_from_logits(logits, 1).mean, 1e-12);
+  // Bounds: 1 <= IS <= number of classes.
+  EXPECT_GE(plain.mean, 1.0);
+  EXPECT_LE(plain.mean, 7.0);
+  EXPECT_THROW(inception_score_from_logits(logits, 31), InputError);
+}
+
+torch::Tensor smooth_images(int64_t n, int64_t size, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto x = torch::rand({n, 3, size / 4, size / 4}, gen, torch::kFloat32) * 200 + 28;
+  namespace F = torch::nn::functional;
+  x = F::interpolate(x, F::InterpolateFuncOptions()
+                            .size(std::vector<int64_t>{size, size})
+                            .mode(torch::kBilinear)
+                            .align_corners(false));
+  return x.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+}
+
+torch::Tensor add_noise(const torch::Tensor& images, double sigma, uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  auto noise = torch::randn(images.sizes(), gen, torch::kFloat32) * sigma;
+  return (images.to(torch::kFloat32) + noise).round().clamp(0, 255).to(torch::kUInt8);
+}
+
+TEST(Swd, PyramidReconstructsAndKeepsConstants) {
+  const auto img = smooth_images(2, 32, 1).permute({0, 3, 1, 2}).to(torch::kFloat32);
+  const auto pyramid = laplacian_pyramid(img, 2);
+  ASSERT_EQ(pyramid.size(), 2u);
+  EXPECT_EQ(pyramid[1].size(2), 16);
+  // current = band + pyr_up(smaller)
+  EXPECT_TRUE(torch::allclose(pyramid[0] + pyr_up(pyramid[1]), img, 1e-4, 1e-3));
+  // Constant images have zero Laplacian bands (reflect-101 borders keep the filter's parity sums).
+  const auto flat = torch::full({1, 3, 32, 32}, 77.0f);
+  EXPECT_LT(laplacian_pyramid(flat, 2)[0].abs().max().item<float>(), 1e-4f);
+}
+
+TEST(Swd, IdenticalSetsGiveExactlyZero) {
+  const auto a = smooth_images(16, 32, 2);
+  const auto r = sliced_wasserstein(a, a.clone());
+  ASSERT_EQ(r.levels.size(), 2u);
+  EXPECT_EQ(r.resolutions, (std::vector<int64_t>{32, 16}));
+  for (double v : r.levels) EXPECT_EQ(v, 0.0);
+  EXPECT_EQ(r.average, 0.0);
+}
+
+TEST(Swd, DeterministicAndSeeded) {
+  const auto a = smooth_images(16, 32, 3), b = smooth_images(16, 32, 4);
+  const auto r1 = sliced_wasserstein(a, b), r2 = sliced_wasserstein(a, b);
+  EXPECT_EQ(r1.levels, r2.levels);
+  const auto r3 = sliced_wasserstein(a, b, SwdOptions().seed(5));
+  EXPECT_NE(r1.levels, r3.levels);
+  EXPECT_GT(r1.average, 0.0);
+}
+
+TEST(Swd, GrowsWithNoise) {
+  const auto a = smooth_images(16, 32, 5);
+  double previous = 0.0;
+  for (double sigma : {4.0, 12.0, 36.0}) {
+    const double value = sliced_wasserstein(a, add_noise(a, sigma, 7)).average;
+    EXPECT_GT(value, previous) << sigma;
+    previous = value;
+  }
+}
+
+TEST(Swd, GrowsWithBlur) {
+  const auto a = smooth_images(16, 64, 8);
+  auto b = a.permute({0, 3, 1, 2}).to(torch::kFloat32);
+  double previous = 0.0;
+  for (int step = 0; step < 3; ++step) {
+    b = pyr_up(pyr_down(b));  // a stronger low-pass each time
+    const auto blurred = b.round().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+    const double value = sliced_wasserstein(a, blurred).average;
+    EXPECT_GT(value, previous) << step;
+    previous = value;
+  }
+}
+
+TEST(Swd, InvariantToPerChannelBrightnessShift) {
+  const auto a = smooth_images(16, 32, 9), b = smooth_images(16, 32, 10);
+  const auto shift = torch::tensor({10, -7, 4}, torch::kInt16);
+  const auto b_shifted = (b.to(torch::kInt16) + shift).clamp(0, 255).to(torch::kUInt8);
+  ASSERT_TRUE(torch::equal(b_shifted.to(torch::kInt16), b.to(torch::kInt16) + shift));  // no clipping
+  const auto base = sliced_wasserstein(a, b);
+  const auto shifted = sliced_wasserstein(a, b_shifted);
+  const auto noisy = sliced_wasserstein(a, add_noise(b, 4.0, 11));
+  for (size_t l = 0; l < base.levels.size(); ++l) {
+    EXPECT_NEAR(shifted.levels[l], base.levels[l], 1e-3 * base.levels[l]) << l;
+  }
+  // ...while a small noise moves it by far more than that.
+  EXPECT_GT(std::abs(noisy.average - base.average), 1e-2 * base.average);
+}
+
+TEST(Swd, BadInputs) {
+  const auto a = smooth_images(4, 32, 12);
+  EXPECT_THROW(sliced_wasserstein(a, smooth_images(4, 64, 12)), InputError);
+  const auto cropped = a.slice(1, 0, 24).slice(2, 0, 24).contiguous();
+  EXPECT_THROW(sliced_wasserstein(cropped, cropped), InputError);
+  EXPECT_THROW(sliced_wasserstein(a.to(torch::kFloat32), a), InputError);
+  // Unequal counts use the first min(nA, nB) of each.
+  const auto r = sliced_wasserstein(a, torch::cat({a, smooth_images(2, 32, 13)}));
+  EXPECT_EQ(r.average, 0.0);
+}
+
+}  // namespace
+}  // namespace cmbench
