@@ -1,0 +1,81 @@
+#include "methods/ect.h"
+
+#include "core/rng.h"
+#include "methods/consistency.h"
+#include "methods/schedules.h"
+
+namespace cmbench {
+
+EctMethod::EctMethod(const Config& table) {
+  OptionReader reader(table);
+  read_options(reader);
+  resolved_ = reader.finish();
+}
+
+EctMethod::EctMethod(const Config& /*table*/, OptionReader& reader) { read_options(reader); }
+
+void EctMethod::read_options(OptionReader& o) {
+  p_mean_ = o.number("p_mean", o.by_preset(-1.1, -0.8));
+  p_std_ = o.number("p_std", o.by_preset(2.0, 1.6));
+  q_ = o.number("q", o.by_preset(2.0, 4.0));
+  stage_steps_ = o.integer("stage_steps", 25000);
+  smooth_stages_ = o.flag("smooth_stages", false);
+  k_ = o.number("k", 8.0);
+  b_ = o.number("b", 1.0);
+  c_ = o.number("c", o.by_preset(0.0, 0.06));
+  // inverse_gap: 1/(t - r) (CIFAR-10); edm: 1/t^2 + 1/sigma_data^2 (ImageNet-64).
+  weight_ = o.choice("weight", o.by_preset<std::string>("inverse_gap", "edm"), {"inverse_gap", "edm"});
+  label_dropout_ = o.number("label_dropout", 0.0);
+}
+
+TensorMap EctMethod::draw(const TrainingBatch& batch, const StepContext& ctx) const {
+  return draw_level_and_noise(batch.images, batch.labels, "t", p_mean_, p_std_, label_dropout_, ctx.generator);
+}
+
+EctMethod::TargetPoint EctMethod::target_point(const TrainingBatch& batch, const torch::Tensor& /*x_t*/,
+                                                const torch::Tensor& eps, const torch::Tensor& /*t*/,
+                                                const torch::Tensor& r, TensorMap& /*outputs*/) const {
+  return {batch.images + per_image(r, eps) * eps, batch.images};
+}
+
+LossResult EctMethod::loss(const TrainingBatch& batch, const TensorMap& draws, const StepContext& ctx,
+                           const Networks& nets) const {
+  const auto& x0 = batch.images;
+  const auto& t = draws.at("t");
+  const auto& eps = draws.at("eps");
+  const auto labels = draws.count("labels") ? draws.at("labels") : batch.labels;
+  const auto r = ect_r(t, ect_stage(ctx.step, stage_steps_, smooth_stages_), q_, k_, b_);
+
+  LossResult result;
+  const auto x_t = x0 + per_image(t, x0) * eps;
+  const auto point = target_point(batch, x_t, eps, t, r, result.outputs);
+
+  Denoiser& net = *nets.student;
+  const auto device = x0.device();
+  const auto state = generator_state(default_generator(device));
+  const auto student = net.forward(x_t, t, labels);
+  torch::Tensor target = point.zero_target;
+  // r == 0 rows need no pass (the target is fixed); skip the pass entirely when every r is 0.
+  if ((r > 0).any().item<bool>()) {
+    const auto d_r = replayed_target_pass(net, point.x_r, r, labels, state, device);
+    target = torch::where(per_image(r > 0, x0), d_r, point.zero_target);
+  }
+
+  const auto delta = squared_norm(student - target);
+  const auto distance = (delta + c_ * c_).sqrt() - c_;
+  const double sd = net.precond().sigma_data;
+  const auto weight = weight_ == "inverse_gap" ? 1.0 / (t - r) : 1.0 / t.square() + 1.0 / (sd * sd);
+  result.per_sample = weight * distance;
+  result.outputs["t"] = t;
+  result.outputs["r"] = r;
+  result.outputs["x_r"] = point.x_r;
+  result.outputs["student"] = student;
+  result.outputs["target"] = target;
+  result.outputs["delta"] = delta;
+  result.outputs["weight"] = weight;
+  return result;
+}
+
+std::unique_ptr<Method> make_ect(const Config& table) { return std::make_unique<EctMethod>(table); }
+
+}  // namespace cmbench

@@ -1,0 +1,42 @@
+// ECT, Easy Consistency Tuning (METHODS.md §6; locuslab/ect training/loss.py): continuous
+// lognormal t, r from the staged mapping, student D(x_t, t) against the same network's no-grad
+// D(x_r, r) with replayed dropout masks; per sample w(t, r) (sqrt(Delta + c^2) - c).
+// SCT (sct.cpp) derives from it and replaces the target point.
+#pragma once
+
+#include "methods/method.h"
+#include "methods/options.h"
+
+namespace cmbench {
+
+class EctMethod : public Method {
+ public:
+  explicit EctMethod(const Config& table);
+
+  std::string name() const override { return "ect"; }
+  TensorMap draw(const TrainingBatch& batch, const StepContext& ctx) const override;
+  LossResult loss(const TrainingBatch& batch, const TensorMap& draws, const StepContext& ctx,
+                  const Networks& nets) const override;
+  std::string default_sampler() const override { return "ect"; }
+
+ protected:
+  EctMethod(const Config& table, OptionReader& reader);  // for subclasses that read more options
+
+  // The point and level of the target pass for x_t = x0 + t eps. ECT: x_r = x0 + r eps. Rows with
+  // r == 0 take zero_target instead of a network pass. Subclasses may add outputs.
+  struct TargetPoint {
+    torch::Tensor x_r, zero_target;
+  };
+  virtual TargetPoint target_point(const TrainingBatch& batch, const torch::Tensor& x_t, const torch::Tensor& eps,
+                                   const torch::Tensor& t, const torch::Tensor& r, TensorMap& outputs) const;
+
+  double p_mean_, p_std_, q_, k_, b_, c_, label_dropout_;
+  int64_t stage_steps_;
+  bool smooth_stages_;
+  std::string weight_;
+
+ private:
+  void read_options(OptionReader& reader);
+};
+
+}  // namespace cmbench

@@ -1,0 +1,83 @@
+// The Method interface: one training objective of METHODS.md. A method draws its randomness for a
+// step (noise levels, grid indices, eps) and turns a batch, those draws and the networks into
+// per-sample losses. Splitting the draw from the loss lets `cmbench selftest losses` feed the
+// reference draws of vectors/losses.npz through the very code that trains.
+//
+//   auto method = make_method(config.sub("method"));                 // methods/registry.h
+//   auto draws = method->draw(batch, ctx);
+//   auto result = method->loss(batch, draws, ctx, nets);             // result.per_sample.mean()
+//
+// A new method is one file in methods/ (a Method subclass and its factory) plus one registry line.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/config.h"
+#include "nets/denoiser.h"
+
+namespace cmbench {
+
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+struct TrainingBatch {
+  torch::Tensor images;  // (N, C, H, W) in [-1, 1]
+  torch::Tensor labels;  // (N, label_dim) one-hot, or undefined for unconditional models
+  // Further reference images (SCT's pool), drawn by the training loop when reference_pool_size() > 0.
+  torch::Tensor reference_images, reference_labels;
+};
+
+struct Networks {
+  DenoiserPtr student;  // trained, train mode
+  DenoiserPtr target;   // CM target theta_minus (EMA of the student); null: the student itself
+  DenoiserPtr teacher;  // CD's teacher, eval mode
+  Denoiser& target_network() const { return target ? *target : *student; }
+};
+
+struct StepContext {
+  int64_t step = 0;         // optimizer steps completed before this one
+  int64_t total_steps = 1;  // the run's length (curricula that depend on it)
+  torch::Generator generator;  // this step's draws (levels, indices, eps, label dropout)
+};
+
+struct LossResult {
+  torch::Tensor per_sample;  // (N,), weight included; the training loss is its mean
+  TensorMap outputs;         // named intermediates (r, student, target, ...) for selftests and logs
+};
+
+class Method {
+ public:
+  virtual ~Method() = default;
+
+  virtual std::string name() const = 0;
+  virtual TensorMap draw(const TrainingBatch& batch, const StepContext& ctx) const = 0;
+  virtual LossResult loss(const TrainingBatch& batch, const TensorMap& draws, const StepContext& ctx,
+                          const Networks& nets) const = 0;
+  LossResult step_loss(const TrainingBatch& batch, const StepContext& ctx, const Networks& nets) const {
+    return loss(batch, draw(batch, ctx), ctx, nets);
+  }
+
+  // Networks the loop must provide, and how the target is updated after each optimizer step:
+  // target = lerp(student, target, target_rate(step)).
+  virtual bool needs_teacher() const { return false; }
+  virtual bool needs_target_copy() const { return false; }
+  virtual double target_rate(int64_t /*step*/, int64_t /*total_steps*/) const { return 0.0; }
+  // Extra reference images per step beyond the batch (SCT's pool); 0 = none.
+  virtual int64_t reference_pool_size(int64_t /*batch*/) const { return 0; }
+  // Sampling rule for `cmbench sample`: "cm", "ect" or "heun".
+  virtual std::string default_sampler() const = 0;
+
+  // Every option with its resolved value (stored in checkpoints and result stores).
+  const nlohmann::json& resolved() const { return resolved_; }
+
+ protected:
+  nlohmann::json resolved_ = nlohmann::json::object();
+};
+
+}  // namespace cmbench

@@ -1,0 +1,41 @@
+// Reads a method's option table: every key has a default (the paper value of the chosen dataset
+// preset), unknown keys are an error, and the resolved values are recorded for checkpoints.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace cmbench {
+
+class OptionReader {
+ public:
+  // `table` is the `method` table; `name` and `preset` are always known keys.
+  explicit OptionReader(const Config& table);
+
+  const std::string& preset() const { return preset_; }
+  // Picks the default of the current preset: `cifar10` unless the preset is `imagenet64`.
+  template <class T>
+  T by_preset(const T& cifar10, const T& imagenet64) const { return preset_ == "imagenet64" ? imagenet64 : cifar10; }
+
+  double number(const std::string& key, double fallback);
+  int64_t integer(const std::string& key, int64_t fallback);
+  bool flag(const std::string& key, bool fallback);
+  std::string choice(const std::string& key, const std::string& fallback, std::initializer_list<const char*> allowed);
+
+  // Throws InputError for keys nobody asked for; returns the resolved options.
+  nlohmann::json finish() const;
+
+ private:
+  const Config& table_;
+  std::string preset_;
+  std::vector<std::string> known_{"name", "preset"};
+  nlohmann::json resolved_ = nlohmann::json::object();
+};
+
+}  // namespace cmbench
