@@ -1,0 +1,78 @@
+// The self-contained HTML report: the tables, then per stage its loss curve (inline SVG) and
+// sample grids (PNG data URIs). No external resources, no timestamps.
+#include <fmt/format.h>
+
+#include "results/base64.h"
+#include "results/svg_plot.h"
+#include "results/table_model.h"
+
+namespace cmbench::results {
+
+namespace {
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+void html_table(std::string& out, const SimpleTable& t) {
+  out += "<table>\n<thead><tr>";
+  for (const auto& h : t.header) out += "<th>" + html_escape(h) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (const auto& row : t.rows) {
+    out += "<tr>";
+    for (const auto& cell : row) out += (cell.numeric ? "<td class=\"n\">" : "<td>") + html_escape(cell.text) + "</td>";
+    out += "</tr>\n";
+  }
+  out += "</tbody>\n</table>\n";
+}
+
+}  // namespace
+
+std::string render_html(const TableModel& model, const TableInput& input) {
+  std::string title = "cmbench results";
+  for (size_t i = 0; i < input.store_names.size(); ++i) title += (i ? ", " : ": ") + input.store_names[i];
+  std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+                    html_escape(title) + "</title>\n";
+  out += "<style>\nbody{font-family:sans-serif;margin:2em;}\ntable{border-collapse:collapse;margin:1em 0;}\n"
+         "th,td{padding:2px 8px;border-bottom:1px solid #ccc;}\nth{border-bottom:2px solid #333;text-align:left;}\n"
+         "td.n{text-align:right;font-variant-numeric:tabular-nums;}\n"
+         ".grids img{image-rendering:pixelated;width:256px;margin-right:1em;}\n</style>\n</head>\n<body>\n";
+  out += "<h1>" + html_escape(title) + "</h1>\n<h2>Results</h2>\n";
+  html_table(out, model.results);
+  for (const auto& note : model.notes) out += "<p>" + html_escape(note) + "</p>\n";
+  if (!model.references.rows.empty()) {
+    out += "<h2>Published reference numbers</h2>\n";
+    html_table(out, model.references);
+  }
+  for (const auto& stage : model.stages) {
+    const RunRecord& run = *stage.run;
+    out += fmt::format("<h2>{} / {} ({})</h2>\n", html_escape(run.suite), html_escape(run.stage), html_escape(run.method));
+    out += fmt::format("<p>{} on {}; {} parameters; seed {}; {}; {} threads; cmbench {}, LibTorch {}</p>\n",
+                       html_escape(run.network), html_escape(run.dataset), run.parameters, run.seed,
+                       html_escape(run.device), run.threads, html_escape(run.code_version), html_escape(run.torch_version));
+    out += "<h3>Training loss</h3>\n" + loss_curve_svg(run.curve);
+    if (!run.grids.empty()) {
+      out += "<h3>Samples</h3>\n<div class=\"grids\">\n";
+      for (const auto& grid : run.grids) {
+        out += fmt::format("<figure style=\"display:inline-block\"><img alt=\"{} NFE {}\" src=\"data:image/png;base64,{}\">"
+                           "<figcaption>NFE {}</figcaption></figure>\n",
+                           html_escape(run.stage), grid.nfe, base64_encode(grid.png), grid.nfe);
+      }
+      out += "</div>\n";
+    }
+  }
+  out += "</body>\n</html>\n";
+  return out;
+}
+
+}  // namespace cmbench::results
