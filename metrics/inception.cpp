@@ -166,8 +166,9 @@ Stage as_stage(Holder holder) {
 }
 
 bool ignored_state_name(const std::string& name) {
+  const std::string counter = "num_batches_tracked";
   return name.rfind("AuxLogits.", 0) == 0 ||
-         (name.size() >= 20 && name.compare(name.size() - 20, 20, "num_batches_tracked") == 0);
+         (name.size() >= counter.size() && name.compare(name.size() - counter.size(), counter.size(), counter) == 0);
 }
 
 }  // namespace

@@ -214,8 +214,7 @@ std::string write_fake_torchscript_detector(const test::TempDir& dir) {
   detector.register_module("output", output);
   detector.define(R"(
     def forward(self, img, return_features: bool = False, use_fp16: bool = False, no_output_bias: bool = False):
-        assert img.dtype == torch.uint8
-        x = img.to(torch.float32).mean(dim=[2, 3])
+        x = img.float().mean(dim=[2, 3])
         features = x.repeat([1, 683])[:, :2048]
         if return_features:
             return features
