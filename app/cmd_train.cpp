@@ -1,5 +1,9 @@
 // cmbench train | sample
+
 #include "app/cli.h"
+#include "core/config.h"
+#include "harness/sample.h"
+#include "harness/trainer.h"
 
 namespace cmbench::cli {
 
@@ -15,15 +19,16 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--set", t->sets, "override key=value (repeatable)");
   train->add_flag("--resume", t->resume, "continue from the last checkpoint in --out");
   train->add_option("--out", t->out, "output folder for checkpoints and the training log");
-  not_implemented(train, "issue 5, methods");
+  on_selected(train, [t] {
+    TrainRequest request;
+    request.config = Config::from_file(t->config);
+    request.config.set_all(t->sets);
+    request.out = t->out;
+    request.resume = t->resume;
+    print_json(cmbench::train(request).to_json());
+  });
 
-  struct SampleOptions {
-    std::string ckpt, out, sigmas, sampler, ema, seeds, noise, labels;
-    int64_t num = 0, steps = 0, batch = 0;
-    double guidance = 1.0;
-    bool raw = false;
-  };
-  auto s = std::make_shared<SampleOptions>();
+  auto s = std::make_shared<SampleRequest>();
   auto* sample = app.add_subcommand("sample", "generate images from a checkpoint");
   sample->add_option("--ckpt", s->ckpt, "checkpoint (HDF5)")->required();
   sample->add_option("--num", s->num, "number of images")->required()->check(CLI::PositiveNumber);
@@ -39,7 +44,7 @@ void add_train_commands(CLI::App& app) {
   sample->add_option("--guidance", s->guidance, "classifier-free guidance weight (1 = none)");
   sample->add_option("--batch", s->batch, "batch size")->check(CLI::PositiveNumber);
   sample->add_flag("--raw", s->raw, "also store float32 outputs before quantization (npz key raw)");
-  not_implemented(sample, "issue 5, methods");
+  on_selected(sample, [s] { print_json(cmbench::sample(*s)); });
 }
 
 }  // namespace cmbench::cli

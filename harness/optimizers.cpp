@@ -1,6 +1,7 @@
 #include "harness/optimizers.h"
 
 #include <cmath>
+#include <map>
 
 #include "core/error.h"
 
@@ -67,18 +68,22 @@ std::vector<std::pair<std::string, torch::Tensor>> Optimizer::state() const {
 
 void Optimizer::load_state(const std::vector<std::pair<std::string, torch::Tensor>>& state) {
   torch::NoGradGuard no_grad;
+  // Matched by name: checkpoint files list groups in their own (sorted) order.
+  std::map<std::string, torch::Tensor> by_name(state.begin(), state.end());
   const auto mine = this->state();
-  if (state.size() != mine.size())
-    throw InputError("optimizer state: " + std::to_string(state.size()) + " tensors, expected " +
-                     std::to_string(mine.size()));
-  for (size_t i = 0; i < state.size(); ++i) {
-    if (state[i].first != mine[i].first || state[i].second.sizes() != mine[i].second.sizes())
-      throw InputError("optimizer state: tensor '" + state[i].first + "' does not match '" + mine[i].first + "'");
+  for (const auto& [name, tensor] : mine) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) throw InputError("optimizer state: tensor '" + name + "' missing");
+    if (it->second.sizes() != tensor.sizes())
+      throw InputError("optimizer state: tensor '" + name + "' has the wrong shape");
   }
-  steps_ = state[0].second.item<int64_t>();
+  if (by_name.size() != mine.size())
+    throw InputError("optimizer state: " + std::to_string(by_name.size()) + " tensors, expected " +
+                     std::to_string(mine.size()));
+  steps_ = by_name.at("step").item<int64_t>();
   for (size_t i = 0; i < params_.size(); ++i) {
-    exp_avg_[i].copy_(state[1 + i].second);
-    exp_avg_sq_[i].copy_(state[1 + params_.size() + i].second);
+    exp_avg_[i].copy_(by_name.at("exp_avg." + std::to_string(i)));
+    exp_avg_sq_[i].copy_(by_name.at("exp_avg_sq." + std::to_string(i)));
   }
 }
 

@@ -39,9 +39,9 @@ MlpDenoiser::MlpDenoiser(const MlpOptions& options, PrecondConfig precond)
       options.embedding() < 2 || options.embedding() % 2 != 0)
     throw InputError("net (mlp): channels, resolution, hidden, layers must be >= 1 and embedding even >= 2");
   const int64_t dim = options.img_channels() * options.img_resolution() * options.img_resolution();
-  // Fixed log-spaced frequencies for the noise embedding (a buffer, not trained).
-  frequencies_ = register_buffer(
-      "frequencies", torch::logspace(0, 2, options.embedding() / 2, 10.0, torch::kFloat32) * static_cast<float>(M_PI));
+  // Fixed log-spaced frequencies (0.5 to 16 rad per unit of c_noise = ln(sigma)/4) for the noise
+  // embedding: a buffer, not trained.
+  frequencies_ = register_buffer("frequencies", torch::logspace(-1, 5, options.embedding() / 2, 2.0, torch::kFloat32));
   layers_ = register_module("layers", torch::nn::ModuleList());
   int64_t width = dim + options.embedding();
   for (int64_t i = 0; i < options.layers(); ++i) {

@@ -1,0 +1,29 @@
+#include "harness/lr_schedule.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace cmbench {
+
+double LrSchedule::lr(int64_t step, int64_t images_before) const {
+  if (kind == "warmup") return base_lr * std::min(static_cast<double>(images_before) / std::max(warmup_images, 1e-8), 1.0);
+  if (kind == "inverse_sqrt") return base_lr / std::sqrt(std::max(static_cast<double>(step) / ref_steps, 1.0));
+  return base_lr;
+}
+
+LrSchedule parse_lr_schedule(const Config& train) {
+  LrSchedule s;
+  s.kind = train.get_or<std::string>("lr_schedule", s.kind);
+  if (s.kind != "constant" && s.kind != "warmup" && s.kind != "inverse_sqrt")
+    throw InputError(train.where("lr_schedule") + ": train.lr_schedule '" + s.kind +
+                     "': expected constant, warmup or inverse_sqrt");
+  s.base_lr = train.get_or<double>("lr", s.base_lr);
+  s.warmup_images = train.get_or<double>("warmup_images", s.warmup_images);
+  s.ref_steps = train.get_or<double>("lr_ref_steps", s.ref_steps);
+  if (!(s.ref_steps > 0)) throw InputError(train.where("lr_ref_steps") + ": train.lr_ref_steps must be > 0");
+  return s;
+}
+
+}  // namespace cmbench

@@ -1,0 +1,25 @@
+// Learning-rate schedules: constant; EDM's linear warm-up over images (lr min(images / warmup, 1),
+// images counted before the step, so the first step has lr 0); ECT ImageNet-64's inverse square root
+// lr_ref / sqrt(max(step / lr_ref_steps, 1)).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/config.h"
+
+namespace cmbench {
+
+struct LrSchedule {
+  std::string kind = "constant";  // constant | warmup | inverse_sqrt
+  double base_lr = 1e-4;
+  double warmup_images = 10e6;
+  double ref_steps = 2000;
+  // The rate of the step that follows `step` completed steps and `images_before` images.
+  double lr(int64_t step, int64_t images_before) const;
+};
+
+// From the `train` table: lr, lr_schedule, warmup_images, lr_ref_steps.
+LrSchedule parse_lr_schedule(const Config& train);
+
+}  // namespace cmbench

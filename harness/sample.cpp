@@ -1,0 +1,191 @@
+#include "harness/sample.h"
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "core/npy.h"
+#include "core/npy_torch.h"
+#include "core/progress.h"
+#include "core/torch_compat.h"
+#include "data/png.h"
+#include "harness/networks.h"
+#include "methods/registry.h"
+#include "methods/samplers.h"
+
+namespace cmbench {
+
+namespace fs = std::filesystem;
+
+std::vector<double> resolve_levels(int64_t steps, const std::string& sigmas, double sigma_max, double sigma_mid) {
+  std::vector<double> levels{sigma_max};
+  if (!sigmas.empty()) {
+    std::stringstream in(sigmas);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      try {
+        size_t used = 0;
+        levels.push_back(std::stod(item, &used));
+        if (used != item.size()) throw std::invalid_argument(item);
+      } catch (const std::exception&) {
+        throw InputError("--sigmas '" + sigmas + "': '" + item + "' is not a number");
+      }
+    }
+    if (steps != 0 && steps != static_cast<int64_t>(levels.size()))
+      throw InputError("--steps " + std::to_string(steps) + " conflicts with --sigmas (" +
+                       std::to_string(levels.size()) + " steps)");
+    return levels;
+  }
+  if (steps == 0 || steps == 1) return levels;
+  if (steps == 2) {
+    levels.push_back(sigma_mid);
+    return levels;
+  }
+  throw InputError("--steps " + std::to_string(steps) + ": 3 or more steps need --sigmas");
+}
+
+namespace {
+
+std::pair<int64_t, int64_t> parse_seeds(const std::string& text, int64_t num) {
+  if (text.empty()) return {0, num - 1};
+  const auto dash = text.find('-');
+  try {
+    if (dash == std::string::npos) throw std::invalid_argument(text);
+    const int64_t a = std::stoll(text.substr(0, dash)), b = std::stoll(text.substr(dash + 1));
+    if (b < a || a < 0) throw std::invalid_argument(text);
+    if (b - a + 1 != num)
+      throw InputError("--seeds " + text + ": " + std::to_string(b - a + 1) + " seeds for --num " + std::to_string(num));
+    return {a, b};
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception&) {
+    throw InputError("--seeds '" + text + "': expected A-B with 0 <= A <= B");
+  }
+}
+
+torch::Tensor read_key(const std::string& path, const std::string& key) {
+  const auto arrays = read_npz(path, {key});
+  return to_tensor(arrays.at(key));
+}
+
+}  // namespace
+
+nlohmann::json sample(const SampleRequest& r) {
+  if (r.num <= 0) throw InputError("--num must be positive");
+  const auto checkpoint_header = read_checkpoint(r.ckpt, {default_weights_group(checkpoint_groups(r.ckpt), r.ckpt)});
+  const auto group = r.ema.empty() ? default_weights_group(checkpoint_groups(r.ckpt), r.ckpt)
+                                   : (r.ema == "ema" || r.ema == "model" || r.ema == "target" ? r.ema : "ema." + r.ema);
+  auto net = load_checkpoint_network(r.ckpt, group);
+  const auto device = net->parameters().empty() ? torch::Device(torch::kCPU) : net->parameters().front().device();
+
+  // The training method decides the default rule and sigma_mid (its dataset preset).
+  const auto& config = checkpoint_header.config;
+  std::string method_name = "edm", preset = "cifar10";
+  if (config.is_object() && config.contains("method")) {
+    method_name = config["method"].value("name", method_name);
+    preset = config["method"].value("preset", preset);
+  }
+  if (checkpoint_header.attributes.contains("method")) method_name = checkpoint_header.attributes["method"].get<std::string>();
+  Config method_table;
+  method_table.set("name=\"" + method_name + "\"");
+  method_table.set("preset=\"" + preset + "\"");
+  const auto sampler = r.sampler.empty() ? make_method(method_table)->default_sampler() : r.sampler;
+  const double sigma_mid = preset == "imagenet64" ? 1.526 : 0.821;
+
+  std::vector<double> levels;
+  HeunOptions heun;
+  if (sampler == "heun") {
+    if (!r.sigmas.empty()) throw InputError("--sigmas applies to the cm and ect samplers, not heun");
+    heun.steps(r.steps == 0 ? 18 : r.steps);
+    if (heun.steps() < 2) throw InputError("--steps for heun must be at least 2");
+  } else if (sampler == "cm" || sampler == "ect") {
+    levels = resolve_levels(r.steps, r.sigmas, 80.0, sigma_mid);
+  } else {
+    throw InputError("--sampler '" + sampler + "': expected cm, ect or heun");
+  }
+
+  const auto [first_seed, last_seed] = parse_seeds(r.seeds, r.num);
+  (void)last_seed;
+  const int64_t C = net->img_channels(), R = net->img_resolution();
+  torch::Tensor noise, labels_file;
+  if (!r.noise.empty()) {
+    noise = read_key(r.noise, "noise").to(torch::kFloat64);
+    if (noise.dim() != 4 || noise.size(0) < r.num || noise.size(1) != C || noise.size(2) != R || noise.size(3) != R)
+      throw InputError(r.noise + ": noise must be (>= " + std::to_string(r.num) + ", " + std::to_string(C) + ", " +
+                       std::to_string(R) + ", " + std::to_string(R) + ")");
+  }
+  if (!r.labels.empty()) {
+    labels_file = read_key(r.labels, "labels").to(torch::kInt64);
+    if (labels_file.dim() != 1 || labels_file.size(0) < r.num)
+      throw InputError(r.labels + ": labels must be int64 (>= " + std::to_string(r.num) + ",)");
+    if (net->label_dim() <= 0) throw InputError(r.labels + ": the checkpoint's network is unconditional");
+  }
+
+  const int64_t batch = r.batch > 0 ? r.batch : 64;
+  const bool to_npz = fs::path(r.out).extension() == ".npz";
+  if (!to_npz) fs::create_directories(r.out);
+  std::vector<torch::Tensor> all_images, all_raw;
+  ProgressBar bar("sample " + sampler, r.num, "img");
+  if (!r.progress) bar.set_output(stderr, false, 1e9);
+  int64_t nfe = 0;
+  const auto started = std::chrono::steady_clock::now();
+  for (int64_t begin = 0; begin < r.num; begin += batch) {
+    const int64_t end = std::min(begin + batch, r.num);
+    std::vector<torch::Generator> generators;
+    for (int64_t i = begin; i < end; ++i)
+      generators.push_back(compat::make_cpu_generator(static_cast<uint64_t>(first_seed + i)));
+    // Each image's generator draws its latent first (EDM's generate.py), even when --noise replaces it.
+    auto latents = per_image_normal(generators, {C, R, R}, device);
+    if (noise.defined()) latents = noise.slice(0, begin, end).to(device);
+    torch::Tensor labels;
+    if (net->label_dim() > 0) {
+      torch::Tensor index;
+      if (labels_file.defined()) {
+        index = labels_file.slice(0, begin, end);
+      } else {
+        std::vector<int64_t> drawn;
+        for (auto& g : generators) drawn.push_back(torch::randint(0, net->label_dim(), {1}, g, torch::kInt64).item<int64_t>());
+        index = torch::tensor(drawn, torch::kInt64);
+      }
+      if (index.min().item<int64_t>() < 0 || index.max().item<int64_t>() >= net->label_dim())
+        throw InputError(r.labels + ": labels outside [0, " + std::to_string(net->label_dim()) + ")");
+      labels = torch::one_hot(index, net->label_dim()).to(torch::kFloat32).to(device);
+    }
+    const auto denoise = make_denoise_fn(*net, labels, r.guidance);
+    SampleResult result;
+    if (sampler == "heun") result = heun_sample(denoise, latents, generators, heun);
+    else if (sampler == "cm") result = cm_sample(denoise, latents, generators, levels, net->precond().eval.eps_b);
+    else result = ect_sample(denoise, latents, generators, levels);
+    nfe = result.nfe;
+    const auto x = result.images.to(torch::kCPU);
+    const auto images = (x * 127.5 + 128).floor().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+    if (to_npz) {
+      all_images.push_back(images);
+      if (r.raw) all_raw.push_back(x.to(torch::kFloat32));
+    } else {
+      for (int64_t i = 0; i < images.size(0); ++i) {
+        const auto png = encode_png(images[i].data_ptr<uint8_t>(), R, R, C);
+        char name[32];
+        std::snprintf(name, sizeof(name), "%06lld.png", static_cast<long long>(first_seed + begin + i));
+        atomic_write_bytes((fs::path(r.out) / name).string(), png.data(), png.size());
+      }
+    }
+    bar.set_done(end);
+  }
+  bar.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (to_npz) {
+    NpzMap arrays;
+    arrays["images"] = from_tensor(torch::cat(all_images));
+    if (r.raw) arrays["raw"] = from_tensor(torch::cat(all_raw));
+    write_npz(r.out, arrays);
+  }
+  return {{"out", r.out},           {"num", r.num},         {"sampler", sampler},
+          {"levels", levels},       {"nfe", nfe},           {"weights", group},
+          {"images_per_second", seconds > 0 ? r.num / seconds : 0.0}, {"seconds", seconds}};
+}
+
+}  // namespace cmbench

@@ -1,0 +1,33 @@
+// `cmbench sample` (DESIGN.md): a checkpoint's network, a sampling rule, one generator per image
+// (seeded A + i), optional initial latents and labels from files; writes uint8 PNGs or an .npz.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cmbench {
+
+struct SampleRequest {
+  std::string ckpt, out;
+  int64_t num = 0;
+  int64_t steps = 0;           // 0: the sampler's default
+  std::string sigmas;          // "a,b,..." intermediate levels (cm/ect)
+  std::string sampler;         // "" = the checkpoint method's rule
+  std::string ema;             // weights group name ("" = ema, else model)
+  std::string seeds;           // "A-B" ("" = 0..num-1)
+  std::string noise, labels;   // .npz files (keys noise, labels)
+  double guidance = 1.0;
+  int64_t batch = 0;           // 0: 64
+  bool raw = false;
+  bool progress = true;
+};
+
+// Resolves the levels of cm/ect sampling: [sigma_max, intermediates...]. InputError on conflicts.
+std::vector<double> resolve_levels(int64_t steps, const std::string& sigmas, double sigma_max, double sigma_mid);
+
+nlohmann::json sample(const SampleRequest& request);
+
+}  // namespace cmbench

@@ -1,0 +1,364 @@
+#include "harness/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "core/checkpoint.h"
+#include "core/device.h"
+#include "core/ema.h"
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "core/seed.h"
+#include "data/image_source.h"
+#include "data/loader.h"
+#include "harness/lr_schedule.h"
+#include "harness/networks.h"
+#include "harness/optimizers.h"
+#include "methods/registry.h"
+#include "nets/checkpoint_io.h"
+
+namespace cmbench {
+
+namespace fs = std::filesystem;
+
+nlohmann::json TrainSummary::to_json() const {
+  return {{"start_step", start_step},   {"steps", steps}, {"final_loss", final_loss},
+          {"images_per_second", images_per_second}, {"checkpoint", checkpoint}};
+}
+
+std::string latest_checkpoint(const std::string& folder) {
+  static const std::regex pattern("ckpt-([0-9]+)\\.h5");
+  std::string best;
+  int64_t best_step = -1;
+  if (!fs::is_directory(folder)) return best;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    std::smatch m;
+    const auto name = entry.path().filename().string();
+    if (std::regex_match(name, m, pattern) && std::stoll(m[1]) > best_step) {
+      best_step = std::stoll(m[1]);
+      best = entry.path().string();
+    }
+  }
+  return best;
+}
+
+namespace {
+
+std::string checkpoint_path(const std::string& folder, int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "ckpt-%08lld.h5", static_cast<long long>(step));
+  return (fs::path(folder) / name).string();
+}
+
+// Training images for each step: a dataset through the deterministic loader, or synthetic
+// isotropic Gaussian data (`data.source = "gaussian"`: mean, std, channels, resolution) drawn from
+// stream "data.gaussian"/step.
+class BatchSource {
+ public:
+  BatchSource(const Config& data, uint64_t seed, int64_t batch, int64_t start_step, const torch::Device& device)
+      : seed_(seed), batch_(batch), device_(device) {
+    const auto unknown = data.unknown_keys({"source", "flip", "subset", "mean", "std", "channels", "resolution"});
+    if (!unknown.empty()) throw InputError(data.where() + ": unknown key 'data." + unknown.front() + "'");
+    const auto source = data.get<std::string>("source");
+    if (source == "gaussian") {
+      mean_ = data.get_or<double>("mean", 0.0);
+      std_ = data.get_or<double>("std", 0.5);
+      shape_ = {data.get_or<int64_t>("channels", 2), data.get_or<int64_t>("resolution", 1),
+                data.get_or<int64_t>("resolution", 1)};
+      return;
+    }
+    source_ = std::shared_ptr<const ImageSource>(open_image_source(source));
+    LoaderOptions o;
+    o.batch_size = batch;
+    o.seed = seed;
+    o.flip = data.get_or<bool>("flip", false);
+    o.subset = data.get_or<int64_t>("subset", 0);
+    loader_ = std::make_unique<DataLoader>(source_, o, start_step);
+  }
+
+  std::vector<int64_t> image_shape() const {
+    if (!source_) return shape_;
+    return {source_->channels(), source_->height(), source_->width()};
+  }
+
+  // Images (float32, [-1, 1]) and int64 labels (undefined without labels) of step `step`.
+  std::pair<torch::Tensor, torch::Tensor> next(int64_t step) {
+    if (!source_) return {gaussian(batch_, make_generator(seed_, "data.gaussian", static_cast<uint64_t>(step))), {}};
+    auto b = loader_->next();
+    if (b.step != step) throw std::logic_error("data loader out of step");
+    return {b.images.to(device_), b.labels.defined() ? b.labels.to(device_) : b.labels};
+  }
+
+  // `count` further images drawn uniformly (with replacement) from stream "method.pool"/step.
+  std::pair<torch::Tensor, torch::Tensor> pool(int64_t step, int64_t count) {
+    auto g = make_generator(seed_, "method.pool", static_cast<uint64_t>(step));
+    if (!source_) return {gaussian(count, g), {}};
+    const auto picks = torch::randint(0, static_cast<int64_t>(loader_->pool().size()), {count}, g, torch::kInt64);
+    std::vector<int64_t> indices;
+    for (int64_t i = 0; i < count; ++i) indices.push_back(loader_->pool()[static_cast<size_t>(picks[i].item<int64_t>())]);
+    const auto images = source_->read_indices(indices).permute({0, 3, 1, 2}).to(torch::kFloat32) / 127.5 - 1;
+    torch::Tensor labels;
+    if (source_->has_labels()) labels = source_->labels().index_select(0, torch::tensor(indices, torch::kInt64));
+    return {images.to(device_), labels.defined() ? labels.to(device_) : labels};
+  }
+
+ private:
+  torch::Tensor gaussian(int64_t n, torch::Generator g) const {
+    std::vector<int64_t> shape{n};
+    shape.insert(shape.end(), shape_.begin(), shape_.end());
+    return (mean_ + std_ * torch::randn(shape, g, torch::kFloat32)).to(device_);
+  }
+
+  uint64_t seed_;
+  int64_t batch_;
+  torch::Device device_;
+  std::shared_ptr<const ImageSource> source_;
+  std::unique_ptr<DataLoader> loader_;
+  double mean_ = 0, std_ = 0.5;
+  std::vector<int64_t> shape_;
+};
+
+std::vector<std::pair<std::string, EmaOptions>> ema_profiles(const Config& config) {
+  std::vector<std::pair<std::string, EmaOptions>> out;
+  if (!config.has("ema")) {
+    out.emplace_back("ema", EmaOptions());
+    return out;
+  }
+  const auto table = config.sub("ema");
+  // [ema.<id>]: the profile's checkpoint group is /ema for id "ema", else /ema.<name> with `name`
+  // defaulting to the id (a `name` key allows dots, e.g. "phema-0.050", that TOML keys here cannot hold).
+  for (const auto& id : table.keys()) {
+    const auto p = table.sub(id);
+    const auto unknown = p.unknown_keys({"name", "kind", "beta", "halflife_images", "rampup_ratio", "sigma_rel"});
+    if (!unknown.empty()) throw InputError(p.where() + ": unknown key 'ema." + id + "." + unknown.front() + "'");
+    const auto name = p.get_or<std::string>("name", id);
+    EmaOptions o;
+    o.kind(parse_ema_kind(p.get_or<std::string>("kind", "fixed")))
+        .beta(p.get_or<double>("beta", o.beta()))
+        .halflife_images(p.get_or<double>("halflife_images", o.halflife_images()))
+        .rampup_ratio(p.get_or<double>("rampup_ratio", o.rampup_ratio()))
+        .sigma_rel(p.get_or<double>("sigma_rel", o.sigma_rel()));
+    out.emplace_back(name, o);
+  }
+  return out;
+}
+
+std::string ema_group(const std::string& name) { return name == "ema" ? "ema" : "ema." + name; }
+
+torch::Tensor one_hot_labels(const torch::Tensor& labels, int64_t label_dim) {
+  if (label_dim <= 0 || !labels.defined()) return {};
+  return torch::one_hot(labels.to(torch::kInt64), label_dim).to(torch::kFloat32);
+}
+
+}  // namespace
+
+TrainSummary train(const TrainRequest& request) {
+  const Config& config = request.config;
+  const auto unknown = config.unknown_keys({"seed", "device", "method", "net", "precond", "data", "train", "ema"});
+  if (!unknown.empty()) throw InputError(config.where() + ": unknown key '" + unknown.front() + "'");
+  const auto t = config.sub("train");
+  const auto unknown_train = t.unknown_keys({"steps", "batch", "optimizer", "lr", "beta1", "beta2", "eps",
+                                             "weight_decay", "lr_schedule", "warmup_images", "lr_ref_steps",
+                                             "grad_clip", "checkpoint_every", "log_every", "init", "init_group",
+                                             "teacher", "teacher_group", "precision", "out"});
+  if (!unknown_train.empty()) throw InputError(t.where() + ": unknown key 'train." + unknown_train.front() + "'");
+
+  const uint64_t seed = static_cast<uint64_t>(config.get_or<int64_t>("seed", 0));
+  const auto device = resolve_device(config.get_or<std::string>("device", "auto"));
+  const int64_t total_steps = t.get<int64_t>("steps");
+  const int64_t batch_size = t.get<int64_t>("batch");
+  if (total_steps < 1 || batch_size < 1) throw InputError(t.where() + ": train.steps and train.batch must be >= 1");
+  const auto precision = t.get_or<std::string>("precision", "fp32");
+  if (precision != "fp32")
+    throw InputError(t.where("precision") + ": train.precision '" + precision + "': only fp32 is implemented");
+  const int64_t checkpoint_every = t.get_or<int64_t>("checkpoint_every", 0);
+  const int64_t log_every = std::max<int64_t>(t.get_or<int64_t>("log_every", 100), 1);
+  const double grad_clip = t.get_or<double>("grad_clip", 0.0);
+  const auto out = request.out.empty() ? t.get_or<std::string>("out", "runs/train") : request.out;
+
+  const auto method = make_method(config.sub("method"));
+  const auto lr_schedule = parse_lr_schedule(t);
+  const auto precond = parse_precond_config(config.has("precond") ? config.sub("precond") : Config());
+  const auto net_json = resolve_network_config(config.sub("net"));
+
+  Networks nets;
+  nets.student = build_network(net_json, precond, seed);
+  nets.student->to(device);
+  const auto init = t.get_or<std::string>("init", "");
+  if (!init.empty()) {
+    const auto group = t.get_or<std::string>("init_group", "");
+    const auto chosen = group.empty() ? default_weights_group(checkpoint_groups(init), init) : group;
+    load_weights(*nets.student, read_checkpoint(init, {chosen}), chosen, /*strict=*/true, init);
+  }
+  if (method->needs_teacher()) {
+    const auto teacher = t.get_or<std::string>("teacher", "");
+    if (teacher.empty()) throw InputError(t.where() + ": method '" + method->name() + "' needs train.teacher (a checkpoint)");
+    nets.teacher = load_checkpoint_network(teacher, t.get_or<std::string>("teacher_group", ""));
+    nets.teacher->to(device);
+    nets.teacher->eval();
+  }
+  if (method->needs_target_copy()) nets.target = clone_for_training(*nets.student);
+  nets.student->train();
+  if (nets.target) nets.target->train();
+
+  const auto params = nets.student->parameters();
+  const auto optimizer_options = AdamOptions()
+                                     .lr(t.get_or<double>("lr", 1e-4))
+                                     .beta1(t.get_or<double>("beta1", 0.9))
+                                     .beta2(t.get_or<double>("beta2", 0.999))
+                                     .eps(t.get_or<double>("eps", 1e-8))
+                                     .weight_decay(t.get_or<double>("weight_decay", 0.0));
+  auto optimizer = make_optimizer(t.get_or<std::string>("optimizer", "radam"), params, optimizer_options);
+  std::vector<Ema> emas;
+  for (const auto& [name, options] : ema_profiles(config)) emas.emplace_back(name, options, nets.student->state());
+
+  // The resolved config, stored in every checkpoint.
+  auto resolved = config.to_json();
+  resolved["method"] = method->resolved();
+  resolved = network_config(*nets.student, resolved);
+
+  fs::create_directories(out);
+  int64_t start_step = 0;
+  if (request.resume) {
+    const auto path = latest_checkpoint(out);
+    if (path.empty()) throw InputError(out + ": --resume found no checkpoint (ckpt-*.h5)");
+    const auto ckpt = read_checkpoint(path);
+    load_weights(*nets.student, ckpt, "model", true, path);
+    if (nets.target) load_weights(*nets.target, ckpt, "target", true, path);
+    for (auto& ema : emas) load_named_tensors(ckpt.group(ema_group(ema.name())), ema.tensors(), true, path + ":/" + ema_group(ema.name()));
+    optimizer->load_state(ckpt.group("optimizer"));
+    start_step = ckpt.attributes.at("step").get<int64_t>();
+  } else if (!latest_checkpoint(out).empty()) {
+    throw InputError(out + ": already holds checkpoints; pass --resume to continue or choose another --out");
+  }
+
+  // The training log: rows after the resumed step are dropped (they will be recomputed identically).
+  const auto log_path = (fs::path(out) / "training_log.csv").string();
+  {
+    std::vector<std::string> kept;
+    if (request.resume && fs::exists(log_path)) {
+      std::ifstream in(log_path);
+      std::string line;
+      while (std::getline(in, line)) {
+        if (kept.empty() || std::stoll(line.substr(0, line.find(','))) <= start_step) kept.push_back(line);
+      }
+    }
+    std::ofstream log(log_path, std::ios::trunc);
+    if (kept.empty()) kept.push_back("step,loss,grad_norm,lr,images_per_s");
+    for (const auto& line : kept) log << line << "\n";
+  }
+  std::ofstream log(log_path, std::ios::app);
+
+  BatchSource data(config.sub("data"), seed, batch_size, start_step, device);
+  const int64_t label_dim = nets.student->label_dim();
+
+  auto save = [&](int64_t step) {
+    Checkpoint c;
+    c.config = resolved;
+    c.attributes["step"] = step;
+    c.attributes["method"] = method->name();
+    c.groups["model"] = nets.student->state();
+    if (nets.target) c.groups["target"] = nets.target->state();
+    for (const auto& ema : emas) c.groups[ema_group(ema.name())] = ema.tensors();
+    c.groups["optimizer"] = optimizer->state();
+    const auto path = checkpoint_path(out, step);
+    write_checkpoint(path, c);
+    return path;
+  };
+
+  TrainSummary summary;
+  summary.start_step = start_step;
+  ProgressBar bar("train " + method->name(), total_steps, "step");
+  if (!request.progress) bar.set_output(stderr, false, 1e9);
+  bar.set_done(start_step);
+  const auto started = std::chrono::steady_clock::now();
+  auto window_start = started;
+  int64_t window_images = 0;
+  for (int64_t step = start_step; step < total_steps; ++step) {
+    auto [images, labels] = data.next(step);
+    TrainingBatch batch{images, one_hot_labels(labels, label_dim), {}, {}};
+    if (const int64_t extra = method->reference_pool_size(batch_size); extra > 0) {
+      auto [pool_images, pool_labels] = data.pool(step, extra);
+      batch.reference_images = pool_images;
+      batch.reference_labels = one_hot_labels(pool_labels, label_dim);
+    }
+    StepContext ctx;
+    ctx.step = step;
+    ctx.total_steps = total_steps;
+    ctx.generator = make_generator(seed, "method.draw", static_cast<uint64_t>(step));
+    default_generator(device).set_current_seed(derive_seed(seed, "dropout", static_cast<uint64_t>(step)));
+
+    const auto result = method->step_loss(batch, ctx, nets);
+    const auto loss = result.per_sample.mean();
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) {
+      const auto last = latest_checkpoint(out);
+      throw CheckError("train: loss is " + std::to_string(loss_value) + " at step " + std::to_string(step) +
+                       "; stopped, last good checkpoint: " + (last.empty() ? "none" : last));
+    }
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    loss.backward();
+    torch::Tensor squared = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : params) {
+        if (!p.grad().defined()) continue;
+        // EDM's guard: nan_to_num(nan=0, posinf=1e5, neginf=-1e5) before the step.
+        torch::nan_to_num_(p.mutable_grad(), 0.0, 1e5, -1e5);
+        squared += p.grad().to(torch::kFloat64).square().sum();
+      }
+    }
+    const double grad_norm = std::sqrt(squared.item<double>());
+    if (grad_clip > 0 && grad_norm > grad_clip) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : params)
+        if (p.grad().defined()) p.mutable_grad().mul_(grad_clip / (grad_norm + 1e-6));
+    }
+    optimizer->set_lr(lr_schedule.lr(step, step * batch_size));
+    optimizer->step();
+
+    const double mu = method->target_rate(step, total_steps);
+    if (nets.target) {
+      torch::NoGradGuard no_grad;
+      const auto student = nets.student->state();
+      auto target = nets.target->state();
+      for (size_t i = 0; i < target.size(); ++i) target[i].second.copy_(student[i].second.detach().lerp(target[i].second, mu));
+    }
+    const auto state = nets.student->state();
+    for (auto& ema : emas) ema.update(state, step * batch_size, batch_size);
+
+    window_images += batch_size;
+    const int64_t done = step + 1;
+    summary.final_loss = loss_value;
+    if (done % log_every == 0 || done == total_steps) {
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - window_start).count();
+      const double rate = seconds > 0 ? window_images / seconds : 0.0;
+      char line[256];
+      std::snprintf(line, sizeof(line), "%lld,%.9g,%.9g,%.9g,%.3f", static_cast<long long>(done), loss_value, grad_norm,
+                    optimizer->lr(), rate);
+      log << line << "\n" << std::flush;
+      window_start = now;
+      window_images = 0;
+    }
+    char status[96];
+    std::snprintf(status, sizeof(status), "loss %.4g", loss_value);
+    bar.set_status(status);
+    bar.set_done(done);
+    if ((checkpoint_every > 0 && done % checkpoint_every == 0) || done == total_steps) summary.checkpoint = save(done);
+  }
+  bar.finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  summary.steps = total_steps;
+  summary.images_per_second = seconds > 0 ? (total_steps - start_step) * batch_size / seconds : 0.0;
+  if (summary.checkpoint.empty()) summary.checkpoint = latest_checkpoint(out);
+  return summary;
+}
+
+}  // namespace cmbench

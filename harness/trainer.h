@@ -1,0 +1,41 @@
+// The training loop (issue 5, item 5): one method, one network, one optimizer; EMA profiles,
+// a CM target network or a CD teacher as the method asks; checkpoints every N steps and at the
+// end; --resume continues bit-exactly on CPU; a NaN/Inf loss stops the run and keeps the last
+// good checkpoint; a CSV training log beside the checkpoints.
+//
+// Every random stream is derived from the run seed and the step (core/seed.h): the method's draws
+// (stream "method.draw"), the dropout masks (the device's default generator reseeded from
+// "dropout" each step), the data order (data/loader.h) and SCT's pool ("method.pool"). A resumed
+// run therefore needs no generator state, only the step.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config.h"
+
+namespace cmbench {
+
+struct TrainRequest {
+  Config config;
+  std::string out;     // checkpoint folder (default: train.out of the config, else "runs/train")
+  bool resume = false; // continue from the newest checkpoint in `out`
+  bool progress = true;
+};
+
+struct TrainSummary {
+  int64_t start_step = 0, steps = 0;
+  double final_loss = 0;
+  double images_per_second = 0;
+  std::string checkpoint;  // the last checkpoint written
+  nlohmann::json to_json() const;
+};
+
+TrainSummary train(const TrainRequest& request);
+
+// The newest checkpoint (highest step) in `folder`, or "" when none.
+std::string latest_checkpoint(const std::string& folder);
+
+}  // namespace cmbench
