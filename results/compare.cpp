@@ -38,8 +38,10 @@ std::string judge(double baseline, double current, const MetricPolicy& policy) {
 }  // namespace
 
 Comparison compare_stores(const StoreContents& baseline, const StoreContents& current, const CompareOptions& options) {
-  const auto base_stages = stage_results({baseline}, options.suite);
-  const auto current_stages = stage_results({current}, options.suite);
+  // StageResult points into the stores, so the lists must outlive the summaries.
+  const std::vector<StoreContents> base_list{baseline}, current_list{current};
+  const auto base_stages = stage_results(base_list, options.suite);
+  const auto current_stages = stage_results(current_list, options.suite);
   const auto base_values = values_of(base_stages, options.metric);
   const auto current_values = values_of(current_stages, options.metric);
 

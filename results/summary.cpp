@@ -1,6 +1,7 @@
 #include "results/summary.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -12,6 +13,9 @@ namespace cmbench::results {
 
 double aggregate_values(const std::vector<double>& values, const std::string& how) {
   if (values.empty()) throw std::logic_error("aggregate_values: no values");
+  for (double v : values) {
+    if (std::isnan(v)) return v;  // a failed evaluation must not hide behind a good seed set
+  }
   if (how == "mean") return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
   if (how == "min") return *std::min_element(values.begin(), values.end());
   if (how == "max") return *std::max_element(values.begin(), values.end());

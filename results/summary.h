@@ -26,7 +26,8 @@ struct StageResult {
 
 // The latest run per (suite, stage) across `stores` (later stores and later runs win), in order of
 // first appearance. With `suite_override` only that suite's runs, with its policies (a suite file
-// given on the command line rather than the record stored by `run`).
+// given on the command line rather than the record stored by `run`). The results point into
+// `stores`, which must outlive them.
 std::vector<StageResult> stage_results(const std::vector<StoreContents>& stores,
                                        const SuiteRecord* suite_override = nullptr);
 

@@ -1,0 +1,265 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/error.h"
+#include "core/hdf5.h"
+#include "results/column_table.h"
+#include "results/grid.h"
+#include "results/store.h"
+#include "test_results_fixture.h"
+#include "test_util.h"
+
+using namespace cmbench;
+using namespace cmbench::results;
+
+namespace {
+
+void expect_same_run(const RunRecord& a, const RunRecord& b) {
+  EXPECT_EQ(a.suite, b.suite);
+  EXPECT_EQ(a.stage, b.stage);
+  EXPECT_EQ(a.method, b.method);
+  EXPECT_EQ(a.dataset, b.dataset);
+  EXPECT_EQ(a.network, b.network);
+  EXPECT_EQ(a.parameters, b.parameters);
+  EXPECT_EQ(a.config_json, b.config_json);
+  EXPECT_EQ(a.seed, b.seed);
+  EXPECT_EQ(a.code_version, b.code_version);
+  EXPECT_EQ(a.torch_version, b.torch_version);
+  EXPECT_EQ(a.device, b.device);
+  EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(a.start_time, b.start_time);
+  EXPECT_EQ(a.end_time, b.end_time);
+  EXPECT_EQ(a.wall_seconds, b.wall_seconds);
+  EXPECT_EQ(a.images_seen, b.images_seen);
+  ASSERT_EQ(a.curve.size(), b.curve.size());
+  for (size_t i = 0; i < a.curve.size(); ++i) {
+    EXPECT_EQ(a.curve[i].step, b.curve[i].step);
+    EXPECT_EQ(a.curve[i].loss, b.curve[i].loss);
+    EXPECT_EQ(a.curve[i].grad_norm, b.curve[i].grad_norm);
+    EXPECT_EQ(a.curve[i].lr, b.curve[i].lr);
+    EXPECT_EQ(a.curve[i].images_per_second, b.curve[i].images_per_second);
+  }
+  ASSERT_EQ(a.evaluations.size(), b.evaluations.size());
+  for (size_t i = 0; i < a.evaluations.size(); ++i) {
+    const auto &x = a.evaluations[i], &y = b.evaluations[i];
+    EXPECT_EQ(x.step, y.step);
+    EXPECT_EQ(x.nfe, y.nfe);
+    EXPECT_EQ(x.metric, y.metric);
+    EXPECT_EQ(x.value, y.value);
+    EXPECT_EQ(x.num_samples, y.num_samples);
+    EXPECT_EQ(x.seed_set, y.seed_set);
+    EXPECT_EQ(x.reference, y.reference);
+    EXPECT_EQ(x.detector, y.detector);
+  }
+  ASSERT_EQ(a.grids.size(), b.grids.size());
+  for (size_t i = 0; i < a.grids.size(); ++i) {
+    EXPECT_EQ(a.grids[i].nfe, b.grids[i].nfe);
+    EXPECT_EQ(a.grids[i].png, b.grids[i].png);
+  }
+}
+
+// A run big enough that writing the store takes a while, so that a kill lands mid-write.
+RunRecord numbered_run(int i, int curve_points) {
+  auto run = test::sample_run("stress", "run-" + std::to_string(i), "ect", i);
+  run.curve.clear();
+  for (int s = 0; s < curve_points; ++s) run.curve.push_back({s, 1.0 / (s + 1 + i), 0.0, 1e-4, 1.0});
+  return run;
+}
+
+size_t count_runs_or_zero(const std::string& path) {
+  try {
+    return std::filesystem::exists(path) ? read_store(path).runs.size() : 0;
+  } catch (const InputError&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
+TEST(ResultStore, RoundTripsEveryField) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  auto run = test::sample_run("smoke", "ect", "ect");
+  std::vector<uint8_t> pixels(3 * 4 * 4 * 3);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 7);
+  run.grids.push_back({1, encode_grid_png(pixels.data(), 3, 4, 4, 3)});
+  run.grids.push_back({2, encode_grid_png(pixels.data(), 2, 4, 4, 3)});
+  append_run(path, run);
+  put_suite(path, test::sample_suite("smoke"));
+  append_run(path, test::sample_run("smoke", "cd", "cd", 1.0));
+
+  const auto store = read_store(path);
+  ASSERT_EQ(store.runs.size(), 2u);
+  expect_same_run(store.runs[0], run);
+  expect_same_run(store.runs[1], test::sample_run("smoke", "cd", "cd", 1.0));
+  ASSERT_EQ(store.suites.size(), 1u);
+  const auto& suite = store.suites[0];
+  const auto expected = test::sample_suite("smoke");
+  EXPECT_EQ(suite.name, "smoke");
+  ASSERT_EQ(suite.metrics.size(), 2u);
+  EXPECT_EQ(suite.metrics[1].metric, "swd");
+  EXPECT_EQ(suite.metrics[1].atol, 0.001);
+  EXPECT_EQ(suite.metrics[0].aggregate, "min");
+  ASSERT_EQ(suite.references.size(), 3u);
+  EXPECT_EQ(suite.references[2].label, "EDM");
+  EXPECT_EQ(suite.references[2].nfe, 35);
+  EXPECT_EQ(suite.references[2].value, 1.97);
+  EXPECT_EQ(suite.references[2].citation, expected.references[2].citation);
+}
+
+TEST(ResultStore, IsSelfDescribing) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  append_run(path, test::sample_run("smoke", "ect", "ect"));
+  auto file = h5::open_read(path);
+  EXPECT_EQ(h5::get_string_attribute(file, "format"), "cmbench-results");
+  EXPECT_EQ(h5::get_int_attribute(file, "schema_version"), kStoreSchemaVersion);
+  auto run = file.openGroup("runs/000001");
+  EXPECT_EQ(h5::get_string_attribute(run, "wall_seconds.unit"), "s");
+  EXPECT_FALSE(h5::get_string_attribute(run, "parameters.meaning").empty());
+  auto eval = run.openDataSet("evaluation");
+  EXPECT_EQ(eval.getTypeClass(), H5T_COMPOUND);
+  EXPECT_EQ(h5::get_string_attribute(eval, "num_samples.unit"), "images");
+  auto curve = run.openDataSet("training_curve");
+  EXPECT_EQ(h5::get_string_attribute(curve, "images_per_second.unit"), "images/s");
+  const auto table = ColumnTable::read(run, "evaluation");
+  EXPECT_EQ(table.rows(), 8u);
+  EXPECT_EQ(table.texts("metric")[1], "swd");
+}
+
+TEST(ResultStore, RefusesNewerSchema) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  h5::write_atomic(path, [](H5::H5File& file) {
+    h5::set_attribute(file, "format", std::string("cmbench-results"));
+    h5::set_attribute(file, "schema_version", kStoreSchemaVersion + 1);
+  });
+  try {
+    read_store(path);
+    FAIL() << "a newer schema was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos);
+  }
+  const auto before = test::read_text(path);
+  EXPECT_THROW(append_run(path, test::sample_run("smoke", "ect", "ect")), InputError);
+  EXPECT_EQ(test::read_text(path), before);
+}
+
+TEST(ResultStore, CorruptedStoreIsAnErrorAndNeverOverwritten) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  append_run(path, test::sample_run("smoke", "ect", "ect"));
+  auto bytes = test::read_text(path);
+  bytes.resize(bytes.size() / 2);  // a truncated copy
+  test::write_text(path, bytes);
+  try {
+    read_store(path);
+    FAIL() << "a truncated store was read";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+  }
+  EXPECT_THROW(append_run(path, test::sample_run("smoke", "cd", "cd")), InputError);
+  EXPECT_EQ(test::read_text(path), bytes);
+
+  test::write_text(path, "not hdf5 at all");
+  EXPECT_THROW(append_run(path, test::sample_run("smoke", "cd", "cd")), InputError);
+  EXPECT_EQ(test::read_text(path), "not hdf5 at all");
+}
+
+TEST(ResultStore, ForeignHdf5FileIsNotAStore) {
+  test::TempDir dir;
+  const auto path = dir.file("other.h5");
+  h5::write_atomic(path, [](H5::H5File& file) { h5::set_attribute(file, "format", std::string("checkpoint")); });
+  EXPECT_THROW(read_store(path), InputError);
+  EXPECT_THROW(read_store(dir.file("missing.h5")), InputError);
+}
+
+TEST(ResultStore, SigkillMidWriteKeepsEveryEarlierRun) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  const int points = 200000;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (int i = 0;; ++i) append_run(path, numbered_run(i, points));
+  }
+  // Wait (bounded) until a few appends finished, then kill the writer in the middle of its next one.
+  for (int i = 0; i < 6000 && count_runs_or_zero(path) < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  const auto store = read_store(path);
+  ASSERT_GE(store.runs.size(), 3u);
+  for (size_t i = 0; i < store.runs.size(); ++i) expect_same_run(store.runs[i], numbered_run(static_cast<int>(i), points));
+  // The lock died with the writer: the next append goes through and keeps everything.
+  append_run(path, test::sample_run("smoke", "after", "ect"));
+  const auto after = read_store(path);
+  ASSERT_EQ(after.runs.size(), store.runs.size() + 1);
+  EXPECT_EQ(after.runs.back().stage, "after");
+}
+
+TEST(ResultStore, ConcurrentWritersLoseNothing) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  const int per_writer = 6;
+  std::vector<pid_t> children;
+  for (int w = 0; w < 2; ++w) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      int code = 0;
+      try {
+        for (int i = 0; i < per_writer; ++i) {
+          append_run(path, test::sample_run("writer" + std::to_string(w), "stage-" + std::to_string(i), "ct", i));
+        }
+      } catch (...) {
+        code = 3;
+      }
+      _exit(code);
+    }
+    children.push_back(child);
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  const auto store = read_store(path);
+  ASSERT_EQ(store.runs.size(), 2u * per_writer);
+  for (int w = 0; w < 2; ++w) {
+    int next = 0;
+    for (const auto& run : store.runs) {
+      if (run.suite != "writer" + std::to_string(w)) continue;
+      EXPECT_EQ(run.stage, "stage-" + std::to_string(next));  // each writer's runs in its own order
+      ++next;
+    }
+    EXPECT_EQ(next, per_writer);
+  }
+}
+
+TEST(ResultStore, GridTilesEightPerRow) {
+  std::vector<uint8_t> pixels(70 * 2 * 2 * 3, 200);
+  const auto png = encode_grid_png(pixels.data(), 70, 2, 2, 3);
+  ASSERT_GT(png.size(), 24u);
+  EXPECT_EQ(png[1], 'P');
+  // IHDR width and height (big-endian) at bytes 16..23: 8 columns x 8 rows of 2x2 images.
+  EXPECT_EQ(png[19], 16);
+  EXPECT_EQ(png[23], 16);
+  const auto small = encode_grid_png(pixels.data(), 3, 2, 2, 3);
+  EXPECT_EQ(small[19], 6);
+  EXPECT_EQ(small[23], 2);
+  EXPECT_EQ(encode_grid_png(pixels.data(), 70, 2, 2, 3), png);
+}
