@@ -25,16 +25,6 @@ channel_mult = [2, 2, 2]
 dropout = 0.2
 )";
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InputError";
-  return {};
-}
-
 }  // namespace
 
 TEST(Config, TypedAccess) {
@@ -94,27 +84,27 @@ TEST(Config, ResolvedDumpIsJson) {
 
 TEST(ConfigErrors, ExactMessages) {
   const auto c = Config::from_string(kConfig, "ect.toml");
-  EXPECT_EQ(error_of([&] { c.get<double>("optim.momentum"); }), "ect.toml: missing key 'optim.momentum'");
-  EXPECT_EQ(error_of([&] { c.get<double>("net.preset"); }),
+  EXPECT_EQ(test::input_error_message([&] { c.get<double>("optim.momentum"); }), "ect.toml: missing key 'optim.momentum'");
+  EXPECT_EQ(test::input_error_message([&] { c.get<double>("net.preset"); }),
             "ect.toml:11: key 'net.preset' must be a number, found a string");
-  EXPECT_EQ(error_of([&] { c.get<int64_t>("optim.lr"); }),
+  EXPECT_EQ(test::input_error_message([&] { c.get<int64_t>("optim.lr"); }),
             "ect.toml:6: key 'optim.lr' must be an integer, found a float");
-  EXPECT_EQ(error_of([&] { c.get<std::vector<int64_t>>("optim.betas"); }),
+  EXPECT_EQ(test::input_error_message([&] { c.get<std::vector<int64_t>>("optim.betas"); }),
             "ect.toml:7: key 'optim.betas' must be an array of integers, found an array");
-  EXPECT_EQ(error_of([&] { c.sub("net").get<bool>("dropout"); }),
+  EXPECT_EQ(test::input_error_message([&] { c.sub("net").get<bool>("dropout"); }),
             "ect.toml:13: key 'net.dropout' must be a boolean, found a float");
-  EXPECT_EQ(error_of([&] { c.sub("method"); }), "ect.toml:2: key 'method' must be a table, found a string");
-  EXPECT_EQ(error_of([&] { Config::from_string("a = 1\nb = [1, \n", "bad.toml"); }).rfind("bad.toml:", 0), 0u);
-  EXPECT_EQ(error_of([&] { Config::from_string("x = = 2\n", "bad.toml"); }).find("bad.toml:1:"), 0u);
-  EXPECT_NE(error_of([&] { Config::from_string("x = = 2\n", "bad.toml"); }).find("invalid TOML"), std::string::npos);
-  EXPECT_EQ(error_of([&] { Config::from_file("/nonexistent/cfg.toml"); }), "/nonexistent/cfg.toml: cannot open config file");
+  EXPECT_EQ(test::input_error_message([&] { c.sub("method"); }), "ect.toml:2: key 'method' must be a table, found a string");
+  EXPECT_EQ(test::input_error_message([&] { Config::from_string("a = 1\nb = [1, \n", "bad.toml"); }).rfind("bad.toml:", 0), 0u);
+  EXPECT_EQ(test::input_error_message([&] { Config::from_string("x = = 2\n", "bad.toml"); }).find("bad.toml:1:"), 0u);
+  EXPECT_NE(test::input_error_message([&] { Config::from_string("x = = 2\n", "bad.toml"); }).find("invalid TOML"), std::string::npos);
+  EXPECT_EQ(test::input_error_message([&] { Config::from_file("/nonexistent/cfg.toml"); }), "/nonexistent/cfg.toml: cannot open config file");
 
   auto m = c;
-  EXPECT_EQ(error_of([&] { m.set("no_equals_sign"); }), "--set 'no_equals_sign': expected key=value");
-  EXPECT_EQ(error_of([&] { m.set("=3"); }), "--set '=3': expected key=value");
-  EXPECT_EQ(error_of([&] { m.set("method.inner=3"); }), "--set 'method.inner=3': 'method' is not a table");
+  EXPECT_EQ(test::input_error_message([&] { m.set("no_equals_sign"); }), "--set 'no_equals_sign': expected key=value");
+  EXPECT_EQ(test::input_error_message([&] { m.set("=3"); }), "--set '=3': expected key=value");
+  EXPECT_EQ(test::input_error_message([&] { m.set("method.inner=3"); }), "--set 'method.inner=3': 'method' is not a table");
   m.set("seed=\"x\"");
-  EXPECT_EQ(error_of([&] { m.get<int64_t>("seed"); }), "--set: key 'seed' must be an integer, found a string");
+  EXPECT_EQ(test::input_error_message([&] { m.get<int64_t>("seed"); }), "--set: key 'seed' must be an integer, found a string");
 }
 
 TEST(ConfigErrors, FromFile) {
@@ -122,6 +112,6 @@ TEST(ConfigErrors, FromFile) {
   test::write_text(dir.file("c.toml"), "[a]\nb = 1\n");
   const auto c = Config::from_file(dir.file("c.toml"));
   EXPECT_EQ(c.get<int64_t>("a.b"), 1);
-  EXPECT_EQ(error_of([&] { c.get<std::string>("a.b"); }),
+  EXPECT_EQ(test::input_error_message([&] { c.get<std::string>("a.b"); }),
             dir.file("c.toml") + ":2: key 'a.b' must be a string, found an integer");
 }

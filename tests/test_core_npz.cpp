@@ -27,16 +27,6 @@ void expect_equal(const NpyArray& a, const NpyArray& b) {
   EXPECT_EQ(a.bytes, b.bytes);
 }
 
-std::string expect_input_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InputError";
-  return {};
-}
-
 }  // namespace
 
 TEST(Npy, RoundTripEveryDtype) {
@@ -103,12 +93,12 @@ TEST(NpyErrors, BadInputsNameTheFile) {
   test::TempDir dir;
   const std::string bad_magic = dir.file("bad_magic.npy");
   test::write_text(bad_magic, "NOTNUMPY0123456789");
-  EXPECT_EQ(expect_input_error([&] { read_npy(bad_magic); }), bad_magic + ": not an npy file (bad magic)");
+  EXPECT_EQ(test::input_error_message([&] { read_npy(bad_magic); }), bad_magic + ": not an npy file (bad magic)");
 
   auto good = serialize_npy(ramp<float>({4, 4}));
   const std::string truncated = dir.file("truncated.npy");
   test::write_text(truncated, std::string(good.begin(), good.end() - 5));
-  EXPECT_EQ(expect_input_error([&] { read_npy(truncated); }),
+  EXPECT_EQ(test::input_error_message([&] { read_npy(truncated); }),
             truncated + ": truncated npy data: shape (4, 4) needs 64 bytes, found 59");
 
   auto patch = [&](const std::string& from, const std::string& to, const std::string& name) {
@@ -119,37 +109,37 @@ TEST(NpyErrors, BadInputsNameTheFile) {
     return path;
   };
   const auto fortran = patch("False", "True ", "fortran.npy");
-  EXPECT_EQ(expect_input_error([&] { read_npy(fortran); }), fortran + ": Fortran-order arrays are not supported");
+  EXPECT_EQ(test::input_error_message([&] { read_npy(fortran); }), fortran + ": Fortran-order arrays are not supported");
   const auto big_endian = patch("'<f4'", "'>f4'", "big.npy");
-  EXPECT_EQ(expect_input_error([&] { read_npy(big_endian); }),
+  EXPECT_EQ(test::input_error_message([&] { read_npy(big_endian); }),
             big_endian + ": big-endian npy dtype '>f4' is not supported");
   const auto complex = patch("'<f4'", "'<c8'", "complex.npy");
-  EXPECT_EQ(expect_input_error([&] { read_npy(complex); }), complex + ": unsupported npy dtype '<c8'");
+  EXPECT_EQ(test::input_error_message([&] { read_npy(complex); }), complex + ": unsupported npy dtype '<c8'");
   const auto no_shape = patch("'shape'", "'shope'", "noshape.npy");
-  EXPECT_EQ(expect_input_error([&] { read_npy(no_shape); }), no_shape + ": malformed npy header");
-  EXPECT_EQ(expect_input_error([&] { read_npy(dir.file("missing.npy")); }), dir.file("missing.npy") + ": cannot open file");
+  EXPECT_EQ(test::input_error_message([&] { read_npy(no_shape); }), no_shape + ": malformed npy header");
+  EXPECT_EQ(test::input_error_message([&] { read_npy(dir.file("missing.npy")); }), dir.file("missing.npy") + ": cannot open file");
 }
 
 TEST(NpzErrors, BadArchives) {
   test::TempDir dir;
   const std::string not_zip = dir.file("not_zip.npz");
   test::write_text(not_zip, "this is not a zip archive at all, just text");
-  EXPECT_NE(expect_input_error([&] { read_npz(not_zip); }).find(not_zip + ": not a valid npz (zip) archive"),
+  EXPECT_NE(test::input_error_message([&] { read_npz(not_zip); }).find(not_zip + ": not a valid npz (zip) archive"),
             std::string::npos);
-  EXPECT_EQ(expect_input_error([&] { read_npz(dir.file("none.npz")); }), dir.file("none.npz") + ": cannot open file");
+  EXPECT_EQ(test::input_error_message([&] { read_npz(dir.file("none.npz")); }), dir.file("none.npz") + ": cannot open file");
 
   NpzMap arrays;
   arrays["x"] = ramp<float>({64, 64});
   const std::string good = dir.file("good.npz");
   write_npz(good, arrays, NpzCompression::deflated);
-  EXPECT_EQ(expect_input_error([&] { read_npz(good, {"y"}); }), good + ": missing array 'y'");
+  EXPECT_EQ(test::input_error_message([&] { read_npz(good, {"y"}); }), good + ": missing array 'y'");
 
   // Corrupt the compressed payload: the member fails its CRC or inflate check.
   std::string bytes = test::read_text(good);
   for (size_t i = 60; i < 90 && i < bytes.size(); ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
   const std::string corrupt = dir.file("corrupt.npz");
   test::write_text(corrupt, bytes);
-  const auto message = expect_input_error([&] { read_npz(corrupt); });
+  const auto message = test::input_error_message([&] { read_npz(corrupt); });
   EXPECT_NE(message.find(corrupt), std::string::npos) << message;
 }
 

@@ -1,6 +1,7 @@
 // Helpers shared by the test programs: paths, temporary folders, running the cmbench binary.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct CliResult {
 
 // Runs the built cmbench with `args` (no shell quoting needed), standard input from /dev/null.
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+// The message of the cmbench::InputError that `f` throws; a test failure when it throws none.
+std::string input_error_message(const std::function<void()>& f);
 
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
