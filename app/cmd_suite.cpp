@@ -1,7 +1,29 @@
 // cmbench run | table | compare
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
 #include "app/cli.h"
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "harness/suite.h"
+#include "harness/suite_plan.h"
+#include "results/compare.h"
+#include "results/store.h"
+#include "results/table.h"
 
 namespace cmbench::cli {
+
+namespace {
+
+std::vector<results::StoreContents> read_stores(const std::vector<std::string>& paths) {
+  std::vector<results::StoreContents> stores;
+  for (const auto& path : paths) stores.push_back(results::read_store(path));
+  return stores;
+}
+
+}  // namespace
 
 void add_suite_commands(CLI::App& app) {
   struct RunOptions {
@@ -18,7 +40,23 @@ void add_suite_commands(CLI::App& app) {
   run->add_option("--only", r->only, "run one stage (and nothing else)");
   run->add_option("--device", r->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   run->add_flag("--dry-run", r->dry_run, "print the plan with estimated images and steps");
-  not_implemented(run, "issue 7, suites");
+  on_selected(run, [r] {
+    const Suite suite = load_suite(r->suite);
+    const std::string out = r->out.empty() ? "runs/" + suite.name : r->out;
+    if (!r->only.empty()) {
+      bool known = false;
+      for (const auto& s : suite.stages) known = known || s.name == r->only;
+      if (!known) throw InputError(fmt::format("{}: --only names unknown stage '{}'", r->suite, r->only));
+    }
+    if (r->dry_run) {
+      std::cout << describe_plan(suite, out);
+      return;
+    }
+    if (std::filesystem::exists(out) && !r->resume && !r->force) {
+      throw InputError(fmt::format("{}: output folder exists; pass --resume to finish it or --force to start over", out));
+    }
+    throw InputError("cmbench run: executing stages is not implemented yet (issue 7, suite runner); --dry-run works");
+  });
 
   struct TableOptions {
     std::vector<std::string> stores;
@@ -30,7 +68,22 @@ void add_suite_commands(CLI::App& app) {
   table->add_option("--suite", t->suite, "suite file for published reference rows");
   table->add_option("--format", t->format, "md, latex, csv or html")->check(CLI::IsMember({"md", "latex", "csv", "html"}));
   table->add_option("--out", t->out, "output file (default stdout)");
-  not_implemented(table, "issue 7, suites");
+  on_selected(table, [t] {
+    results::TableInput input;
+    input.stores = read_stores(t->stores);
+    input.store_names = t->stores;
+    results::SuiteRecord record;
+    if (!t->suite.empty()) {
+      record = load_suite(t->suite).record;
+      input.suite = &record;
+    }
+    const auto text = results::render_table(input, results::parse_table_format(t->format));
+    if (t->out.empty()) {
+      std::cout << text << std::flush;
+    } else {
+      atomic_write_bytes(t->out, text.data(), text.size());
+    }
+  });
 
   struct CompareOptions {
     std::string baseline, current, suite, metric;
@@ -42,10 +95,31 @@ void add_suite_commands(CLI::App& app) {
   compare->add_option("baseline", c->baseline, "BASELINE.h5")->required();
   compare->add_option("current", c->current, "CURRENT.h5")->required();
   compare->add_option("--suite", c->suite, "suite file whose tolerances override the store's");
-  compare->add_option("--rtol", c->rtol, "relative tolerance for every metric")->check(CLI::NonNegativeNumber);
+  auto* rtol = compare->add_option("--rtol", c->rtol, "relative tolerance for every metric")->check(CLI::NonNegativeNumber);
   compare->add_option("--metric", c->metric, "compare only this metric");
   compare->add_flag("--json", c->json, "print one JSON object");
-  not_implemented(compare, "issue 7, suites");
+  on_selected(compare, [c, rtol] {
+    const auto baseline = results::read_store(c->baseline);
+    const auto current = results::read_store(c->current);
+    results::CompareOptions options;
+    results::SuiteRecord record;
+    if (!c->suite.empty()) {
+      record = load_suite(c->suite).record;
+      options.suite = &record;
+    }
+    if (rtol->count() > 0) options.rtol = c->rtol;
+    options.metric = c->metric;
+    const auto comparison = results::compare_stores(baseline, current, options);
+    if (c->json) {
+      print_json(results::comparison_json(comparison, c->baseline, c->current));
+    } else {
+      std::cout << results::comparison_text(comparison) << std::flush;
+    }
+    if (!comparison.passed()) {
+      throw CheckError(fmt::format("{}: {} regression(s) and {} missing row(s) against {}", c->current,
+                                   comparison.regressions, comparison.missing, c->baseline));
+    }
+  });
 }
 
 }  // namespace cmbench::cli

@@ -1,0 +1,423 @@
+#include "harness/suite.h"
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/error.h"
+
+namespace cmbench {
+
+namespace {
+
+const std::vector<std::string> kMethods = {"edm", "cd", "ct", "ict", "ect", "sct"};
+const std::vector<std::string> kMetrics = {"fid", "is_mean", "swd"};
+
+std::string where(const std::string& source, const toml::node& node) {
+  const auto line = node.source().begin.line;
+  return line ? fmt::format("{}:{}", source, line) : source;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+class Reader {
+ public:
+  Reader(const toml::table& table, std::string source, std::string name)
+      : table_(table), source_(std::move(source)), name_(std::move(name)) {}
+
+  void only(const std::vector<std::string>& known) const {
+    for (auto&& [key, value] : table_) {
+      const std::string k(key.str());
+      if (std::find(known.begin(), known.end(), k) == known.end()) {
+        throw InputError(fmt::format("{}: unknown key '{}' in [{}] (known: {})", where(source_, value), k, name_,
+                                     join(known)));
+      }
+    }
+  }
+  bool has(const std::string& key) const { return table_.contains(key); }
+  const toml::node& node(const std::string& key) const {
+    const auto* n = table_.get(key);
+    if (!n) throw InputError(fmt::format("{}: [{}] needs key '{}'", where(source_, table_), name_, key));
+    return *n;
+  }
+  std::string at(const std::string& key) const { return where(source_, node(key)); }
+
+  std::string text(const std::string& key) const {
+    if (auto* v = node(key).as_string()) return v->get();
+    throw InputError(fmt::format("{}: '{}' in [{}] must be a string", at(key), key, name_));
+  }
+  std::string text_or(const std::string& key, const std::string& fallback) const { return has(key) ? text(key) : fallback; }
+  int64_t integer(const std::string& key) const {
+    if (auto* v = node(key).as_integer()) return v->get();
+    throw InputError(fmt::format("{}: '{}' in [{}] must be an integer", at(key), key, name_));
+  }
+  int64_t positive(const std::string& key) const {
+    const int64_t v = integer(key);
+    if (v <= 0) throw InputError(fmt::format("{}: '{}' in [{}] must be positive", at(key), key, name_));
+    return v;
+  }
+  int64_t integer_or(const std::string& key, int64_t fallback) const { return has(key) ? integer(key) : fallback; }
+  double real(const std::string& key) const {
+    if (auto* v = node(key).as_floating_point()) return v->get();
+    if (auto* v = node(key).as_integer()) return static_cast<double>(v->get());
+    throw InputError(fmt::format("{}: '{}' in [{}] must be a number", at(key), key, name_));
+  }
+  double real_or(const std::string& key, double fallback) const { return has(key) ? real(key) : fallback; }
+  bool boolean_or(const std::string& key, bool fallback) const {
+    if (!has(key)) return fallback;
+    if (auto* v = node(key).as_boolean()) return v->get();
+    throw InputError(fmt::format("{}: '{}' in [{}] must be true or false", at(key), key, name_));
+  }
+  template <class T, class Convert>
+  std::vector<T> list(const std::string& key, Convert convert) const {
+    const auto* array = node(key).as_array();
+    if (!array) throw InputError(fmt::format("{}: '{}' in [{}] must be an array", at(key), key, name_));
+    std::vector<T> out;
+    for (auto&& element : *array) {
+      T value;
+      if (!convert(element, value)) {
+        throw InputError(fmt::format("{}: '{}' in [{}] has an element of the wrong type", where(source_, element), key, name_));
+      }
+      out.push_back(value);
+    }
+    return out;
+  }
+  std::vector<std::string> texts(const std::string& key) const {
+    return list<std::string>(key, [](const toml::node& n, std::string& v) {
+      if (auto* s = n.as_string()) return v = s->get(), true;
+      return false;
+    });
+  }
+  std::vector<int64_t> integers(const std::string& key) const {
+    return list<int64_t>(key, [](const toml::node& n, int64_t& v) {
+      if (auto* s = n.as_integer()) return v = s->get(), true;
+      return false;
+    });
+  }
+  std::vector<double> reals(const std::string& key) const {
+    return list<double>(key, [](const toml::node& n, double& v) {
+      if (auto* s = n.as_floating_point()) return v = s->get(), true;
+      if (auto* s = n.as_integer()) return v = static_cast<double>(s->get()), true;
+      return false;
+    });
+  }
+  Reader table(const std::string& key) const {
+    const auto* t = node(key).as_table();
+    if (!t) throw InputError(fmt::format("{}: '{}' in [{}] must be a table", at(key), key, name_));
+    return Reader(*t, source_, name_.empty() ? key : name_ + "." + key);
+  }
+  const toml::table& raw() const { return table_; }
+  const std::string& name() const { return name_; }
+  std::string here() const { return where(source_, table_); }
+
+ private:
+  const toml::table& table_;
+  std::string source_, name_;
+};
+
+// A sub-table as a Config of its own (serialized and re-read; messages then name the table).
+Config to_config(const toml::table& table, const std::string& source, const std::string& name) {
+  toml::table copy = table;
+  copy.is_inline(false);  // an inline table (`options = { ... }`) would print as a value, not a document
+  std::ostringstream text;
+  text << copy;
+  return Config::from_string(text.str(), fmt::format("{} [{}]", source, name));
+}
+
+std::pair<int64_t, int64_t> parse_seed_range(const std::string& text, const std::string& at) {
+  const auto dash = text.find('-');
+  try {
+    if (dash == std::string::npos) throw std::invalid_argument(text);
+    size_t used_a = 0, used_b = 0;
+    const int64_t a = std::stoll(text.substr(0, dash), &used_a);
+    const int64_t b = std::stoll(text.substr(dash + 1), &used_b);
+    if (used_a != dash || used_b != text.size() - dash - 1 || a < 0 || b < a) throw std::invalid_argument(text);
+    return {a, b};
+  } catch (const std::exception&) {
+    throw InputError(fmt::format("{}: seed set '{}' must be a range A-B with 0 <= A <= B", at, text));
+  }
+}
+
+void check_nfe(const std::vector<int64_t>& nfe, const std::string& at) {
+  if (nfe.empty()) throw InputError(fmt::format("{}: the NFE list is empty", at));
+  for (const int64_t n : nfe) {
+    if (n <= 0) throw InputError(fmt::format("{}: NFE {} must be positive", at, n));
+  }
+}
+
+SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEvaluation& evaluation,
+                       int64_t default_batch) {
+  r.only({"method", "description", "depends", "init", "teacher", "steps", "images", "batch", "options", "train", "net", "nfe"});
+  SuiteStage s;
+  s.name = name;
+  s.where = r.here();
+  s.method = r.text("method");
+  if (std::find(kMethods.begin(), kMethods.end(), s.method) == kMethods.end()) {
+    throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), s.method, join(kMethods)));
+  }
+  s.description = r.text_or("description", "");
+  s.init = r.text_or("init", "");
+  s.teacher = r.text_or("teacher", "");
+  if (s.method == "cd" && s.teacher.empty()) {
+    throw InputError(fmt::format("{}: stage '{}' (cd) needs teacher = STAGE", s.where, name));
+  }
+  if (r.has("depends")) s.depends = r.texts("depends");
+  for (const auto& d : {s.init, s.teacher}) {
+    if (!d.empty() && std::find(s.depends.begin(), s.depends.end(), d) == s.depends.end()) s.depends.push_back(d);
+  }
+  s.batch = r.has("batch") ? r.positive("batch") : default_batch;
+  if (s.batch <= 0) throw InputError(fmt::format("{}: stage '{}' needs batch (or train.batch)", s.where, name));
+  if (r.has("steps") == r.has("images")) {
+    throw InputError(fmt::format("{}: stage '{}' needs exactly one budget: steps or images", s.where, name));
+  }
+  s.steps = r.has("steps") ? r.positive("steps") : (r.positive("images") + s.batch - 1) / s.batch;
+  s.options = r.has("options") ? to_config(r.table("options").raw(), r.here(), "stages." + name + ".options") : Config();
+  if (s.options.has("name")) {
+    throw InputError(fmt::format("{}: the method name belongs in stages.{}.method", s.options.where("name"), name));
+  }
+  s.train = r.has("train") ? to_config(r.table("train").raw(), r.here(), "stages." + name + ".train") : Config();
+  s.net = r.has("net") ? to_config(r.table("net").raw(), r.here(), "stages." + name + ".net") : Config();
+  for (const char* owned : {"steps", "batch", "init", "teacher"}) {
+    if (s.train.has(owned)) {
+      throw InputError(fmt::format("{}: set '{}' on the stage itself, not in stages.{}.train", s.train.where(owned), owned,
+                                   name));
+    }
+  }
+  s.nfe = r.has("nfe") ? r.integers("nfe") : evaluation.nfe;
+  check_nfe(s.nfe, r.has("nfe") ? r.at("nfe") : s.where);
+  for (const int64_t n : s.nfe) {
+    if (s.method == "edm" && (n < 3 || n % 2 == 0)) {
+      throw InputError(fmt::format("{}: stage '{}' (edm, Heun) evaluates odd NFE = 2N - 1 >= 3, not {}",
+                                   r.has("nfe") ? r.at("nfe") : s.where, name, n));
+    }
+    if (s.method != "edm" && n > 1 && !evaluation.sigmas.count(n)) {
+      throw InputError(fmt::format("{}: stage '{}' evaluates NFE {} but [evaluation.sigmas] has no levels for it",
+                                   r.has("nfe") ? r.at("nfe") : s.where, name, n));
+    }
+  }
+  return s;
+}
+
+// Dependency order, file order among independent stages; unknown stages and cycles name the line.
+std::vector<SuiteStage> order_stages(std::vector<SuiteStage> stages) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < stages.size(); ++i) index[stages[i].name] = i;
+  for (const auto& s : stages) {
+    for (const auto& d : s.depends) {
+      if (!index.count(d)) throw InputError(fmt::format("{}: stage '{}' depends on unknown stage '{}'", s.where, s.name, d));
+      if (d == s.name) throw InputError(fmt::format("{}: stage '{}' depends on itself", s.where, s.name));
+    }
+  }
+  std::vector<int> state(stages.size(), 0);  // 0 new, 1 on the path, 2 done
+  std::vector<std::string> path;
+  std::vector<SuiteStage> out;
+  std::function<void(size_t)> visit = [&](size_t i) {
+    if (state[i] == 2) return;
+    if (state[i] == 1) {
+      std::string cycle;
+      auto start = std::find(path.begin(), path.end(), stages[i].name);
+      for (auto it = start; it != path.end(); ++it) cycle += *it + " -> ";
+      throw InputError(fmt::format("{}: dependency cycle {}{}", stages[i].where, cycle, stages[i].name));
+    }
+    state[i] = 1;
+    path.push_back(stages[i].name);
+    for (const auto& d : stages[i].depends) visit(index.at(d));
+    path.pop_back();
+    state[i] = 2;
+    out.push_back(stages[i]);
+  };
+  for (size_t i = 0; i < stages.size(); ++i) visit(i);
+  return out;
+}
+
+SuiteEvaluation parse_evaluation(const Reader& r) {
+  r.only({"nfe", "sigmas", "num_samples", "seed_sets", "batch", "grid", "reference"});
+  SuiteEvaluation e;
+  e.nfe = r.integers("nfe");
+  check_nfe(e.nfe, r.at("nfe"));
+  if (r.has("sigmas")) {
+    const auto sigmas = r.table("sigmas");
+    for (auto&& entry : sigmas.raw()) {
+      const std::string k(entry.first.str());
+      int64_t nfe = 0;
+      try {
+        size_t used = 0;
+        nfe = std::stoll(k, &used);
+        if (used != k.size() || nfe < 2) throw std::invalid_argument(k);
+      } catch (const std::exception&) {
+        throw InputError(fmt::format("{}: [evaluation.sigmas] keys are NFE counts >= 2, not '{}'", sigmas.at(k), k));
+      }
+      auto levels = sigmas.reals(k);
+      if (static_cast<int64_t>(levels.size()) != nfe - 1) {
+        throw InputError(fmt::format("{}: NFE {} needs {} intermediate sigma(s), found {}", sigmas.at(k), nfe, nfe - 1,
+                                     levels.size()));
+      }
+      for (size_t i = 0; i < levels.size(); ++i) {
+        if (levels[i] <= 0 || (i > 0 && levels[i] >= levels[i - 1])) {
+          throw InputError(fmt::format("{}: sigmas for NFE {} must be positive and descending", sigmas.at(k), nfe));
+        }
+      }
+      e.sigmas[nfe] = levels;
+    }
+  }
+  e.num_samples = r.positive("num_samples");
+  for (const auto& text : r.texts("seed_sets")) {
+    const auto range = parse_seed_range(text, r.at("seed_sets"));
+    if (range.second - range.first + 1 != e.num_samples) {
+      throw InputError(fmt::format("{}: seed set '{}' holds {} seeds, num_samples is {}", r.at("seed_sets"), text,
+                                   range.second - range.first + 1, e.num_samples));
+    }
+    e.seed_sets.push_back(range);
+  }
+  if (e.seed_sets.empty()) throw InputError(fmt::format("{}: seed_sets is empty", r.at("seed_sets")));
+  e.batch = r.has("batch") ? r.positive("batch") : e.batch;
+  e.grid = r.boolean_or("grid", true);
+  if (r.has("reference")) {
+    const auto ref = r.table("reference");
+    ref.only({"images", "statistics", "weights"});
+    e.reference_images = ref.text_or("images", "");
+    e.reference_statistics = ref.text_or("statistics", "");
+    e.weights = ref.text_or("weights", "");
+  }
+  return e;
+}
+
+std::vector<results::MetricPolicy> parse_metrics(const Reader& r, const SuiteEvaluation& e) {
+  std::vector<results::MetricPolicy> out;
+  for (auto&& entry : r.raw()) {
+    const std::string name(entry.first.str());
+    if (std::find(kMetrics.begin(), kMetrics.end(), name) == kMetrics.end()) {
+      throw InputError(fmt::format("{}: unknown metric '{}' (known: {})", r.at(name), name, join(kMetrics)));
+    }
+    const auto m = r.table(name);
+    m.only({"direction", "rtol", "atol", "aggregate"});
+    results::MetricPolicy p;
+    p.metric = name;
+    p.direction = m.text_or("direction", name == "is_mean" ? "higher" : "lower");
+    if (p.direction != "lower" && p.direction != "higher") {
+      throw InputError(fmt::format("{}: direction must be \"lower\" or \"higher\"", m.at("direction")));
+    }
+    p.rtol = m.real_or("rtol", 0.0);
+    p.atol = m.real_or("atol", 0.0);
+    if (p.rtol < 0 || p.atol < 0) throw InputError(fmt::format("{}: tolerances must be >= 0", m.here()));
+    p.aggregate = m.text_or("aggregate", "mean");
+    if (p.aggregate != "mean" && p.aggregate != "min" && p.aggregate != "max") {
+      throw InputError(fmt::format("{}: aggregate must be mean, min or max", m.at("aggregate")));
+    }
+    if ((name == "fid" || name == "is_mean") && e.weights.empty()) {
+      throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] weights", m.here(), name));
+    }
+    if (name == "fid" && e.reference_statistics.empty() && e.reference_images.empty()) {
+      throw InputError(fmt::format("{}: fid needs [evaluation.reference] statistics or images", m.here()));
+    }
+    if (name == "swd" && e.reference_images.empty()) {
+      throw InputError(fmt::format("{}: swd needs [evaluation.reference] images", m.here()));
+    }
+    out.push_back(p);
+  }
+  if (out.empty()) throw InputError(fmt::format("{}: [metrics] names no metric", r.here()));
+  return out;
+}
+
+std::vector<results::ReferenceRow> parse_references(const toml::node& node, const std::string& source) {
+  const auto* array = node.as_array();
+  if (!array || !array->is_array_of_tables()) {
+    throw InputError(fmt::format("{}: 'reference' must be an array of tables ([[reference]])", where(source, node)));
+  }
+  std::vector<results::ReferenceRow> out;
+  for (auto&& element : *array) {
+    Reader r(*element.as_table(), source, "[reference]");
+    r.only({"method", "label", "nfe", "metric", "value", "num_samples", "source"});
+    results::ReferenceRow row;
+    row.method = r.text("method");
+    if (std::find(kMethods.begin(), kMethods.end(), row.method) == kMethods.end()) {
+      throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), row.method, join(kMethods)));
+    }
+    row.label = r.text("label");
+    row.nfe = r.positive("nfe");
+    row.metric = r.text_or("metric", "fid");
+    row.value = r.real("value");
+    row.num_samples = r.integer_or("num_samples", 50000);
+    row.citation = r.text("source");
+    out.push_back(row);
+  }
+  return out;
+}
+
+}  // namespace
+
+int64_t heun_points_for_nfe(int64_t nfe) { return (nfe + 1) / 2; }
+
+std::string Suite::dataset() const { return base.has("data.source") ? base.get<std::string>("data.source") : ""; }
+
+Suite parse_suite(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    throw InputError(fmt::format("{}:{}: invalid TOML: {}", source, e.source().begin.line, e.description()));
+  }
+  const Reader r(root, source, "");
+  r.only({"suite", "data", "net", "precond", "ema", "train", "stages", "evaluation", "metrics", "reference"});
+  Suite suite;
+  suite.path = source;
+  const auto head = r.table("suite");
+  head.only({"name", "description", "seed"});
+  suite.name = head.text("name");
+  if (suite.name.empty() || suite.name.find_first_of("/\\ ") != std::string::npos) {
+    throw InputError(fmt::format("{}: suite name '{}' must be non-empty without spaces or slashes", head.at("name"), suite.name));
+  }
+  suite.description = head.text_or("description", "");
+  suite.seed = head.integer_or("seed", 0);
+
+  toml::table base;
+  for (const char* key : {"data", "net", "precond", "ema", "train"}) {
+    if (const auto* node = root.get(key)) {
+      if (!node->is_table()) throw InputError(fmt::format("{}: [{}] must be a table", where(source, *node), key));
+      base.insert(key, *node->as_table());
+    }
+  }
+  if (!base.contains("data")) throw InputError(fmt::format("{}: missing [data]", source));
+  if (!base.contains("net")) throw InputError(fmt::format("{}: missing [net]", source));
+  std::ostringstream base_text;
+  base_text << base;
+  suite.base = Config::from_string(base_text.str(), source);
+  if (!suite.base.has("data.source")) throw InputError(fmt::format("{}: [data] needs source", r.at("data")));
+  const int64_t default_batch = suite.base.get_or<int64_t>("train.batch", 0);
+
+  suite.evaluation = parse_evaluation(r.table("evaluation"));
+
+  const auto stages = r.table("stages");
+  std::vector<std::pair<uint32_t, std::string>> file_order;
+  for (auto&& [key, value] : stages.raw()) file_order.push_back({value.source().begin.line, std::string(key.str())});
+  std::sort(file_order.begin(), file_order.end());
+  if (file_order.empty()) throw InputError(fmt::format("{}: [stages] is empty", r.at("stages")));
+  std::vector<SuiteStage> parsed;
+  for (const auto& [line, name] : file_order) parsed.push_back(parse_stage(stages.table(name), name, suite.evaluation, default_batch));
+  suite.stages = order_stages(std::move(parsed));
+
+  suite.record.name = suite.name;
+  suite.record.dataset = suite.dataset();
+  suite.record.metrics = parse_metrics(r.table("metrics"), suite.evaluation);
+  if (const auto* refs = root.get("reference")) suite.record.references = parse_references(*refs, source);
+  return suite;
+}
+
+Suite load_suite(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("{}: cannot open suite file", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_suite(text.str(), path);
+}
+
+}  // namespace cmbench

@@ -1,0 +1,69 @@
+// Suite files (TOML): a whole benchmark. Trainer tables shared by every stage ([data], [net],
+// [precond], [ema], [train]), stages with dependencies and budgets, the evaluation protocol,
+// per-metric policies for `compare`, and published [[reference]] rows (METHODS.md §9).
+//
+//   [suite]              name, description, seed
+//   [stages.NAME]        method (edm, cd, ct, ict, ect, sct); steps or images (the budget);
+//                        batch; init = STAGE (start from its weights); teacher = STAGE (CD);
+//                        depends = [STAGE...]; nfe = [...] (overrides evaluation.nfe);
+//                        [stages.NAME.options] method options; [stages.NAME.train] train overrides;
+//                        [stages.NAME.net] a network of its own (replaces [net])
+//   [evaluation]         nfe = [1, 2]; num_samples; seed_sets = ["0-255", ...]; batch; grid;
+//                        [evaluation.sigmas] NFE = [sigma_mid...]; EDM stages sample with Heun
+//                        at odd NFE = 2N - 1 (N grid points);
+//                        [evaluation.reference] images (SWD, and FID statistics computed from this
+//                        split when no statistics file is given), statistics (.npz), weights
+//   [metrics.NAME]       fid | is_mean | swd: direction, rtol, atol, aggregate (mean, min, max)
+//   [[reference]]        method, label, nfe, metric, value, num_samples, source
+//
+// Unknown keys, unknown stages and dependency cycles are InputErrors naming "file:line".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "results/records.h"
+
+namespace cmbench {
+
+struct SuiteStage {
+  std::string name, method, description;
+  std::vector<std::string> depends;  // every stage this one needs (init, teacher and depends)
+  std::string init, teacher;         // stage names, "" when none
+  int64_t steps = 0, batch = 0;      // steps from the budget (images are converted with the batch)
+  Config options;                    // method options besides the name
+  Config train;                      // train.* overrides
+  Config net;                        // replaces [net] for this stage when not empty
+  std::vector<int64_t> nfe;          // NFEs to evaluate
+  std::string where;                 // "file:line" of the stage table
+};
+
+struct SuiteEvaluation {
+  std::vector<int64_t> nfe;
+  std::map<int64_t, std::vector<double>> sigmas;  // intermediate levels per NFE (cm/ect samplers)
+  int64_t num_samples = 0, batch = 64;
+  std::vector<std::pair<int64_t, int64_t>> seed_sets;  // inclusive ranges
+  bool grid = true;
+  std::string reference_images, reference_statistics, weights;
+};
+
+struct Suite {
+  std::string path, name, description;
+  int64_t seed = 0;
+  Config base;                      // the shared trainer tables (data, net, precond, ema, train)
+  std::vector<SuiteStage> stages;   // in dependency order (file order among independent stages)
+  SuiteEvaluation evaluation;
+  results::SuiteRecord record;      // metric policies and published references for the store
+  std::string dataset() const;      // data.source
+};
+
+Suite load_suite(const std::string& path);
+Suite parse_suite(const std::string& text, const std::string& source);
+
+// The stage's NFE list rendered as sampler settings: for edm the Heun grid points (NFE = 2N - 1).
+int64_t heun_points_for_nfe(int64_t nfe);
+
+}  // namespace cmbench

@@ -1,0 +1,152 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "core/error.h"
+#include "harness/suite.h"
+#include "harness/suite_plan.h"
+#include "test_util.h"
+
+using namespace cmbench;
+
+namespace {
+
+// A valid suite; `extra` is appended (TOML tables may follow in any order).
+std::string suite_text(const std::string& stages, const std::string& extra = "") {
+  return R"([suite]
+name = "t"
+
+[data]
+source = "gaussian"
+
+[net]
+preset = "cifar10-ddpmpp-tiny"
+
+[train]
+batch = 8
+
+[evaluation]
+nfe = [1, 2]
+num_samples = 16
+seed_sets = ["0-15", "16-31"]
+
+[evaluation.sigmas]
+2 = [0.821]
+
+[evaluation.reference]
+images = "cifar10:train"
+
+[metrics.swd]
+rtol = 0.1
+)" + stages + extra;
+}
+
+const std::string kStages = R"(
+[stages.ect]
+method = "ect"
+init = "teacher"
+steps = 10
+
+[stages.teacher]
+method = "edm"
+images = 100
+nfe = [5]
+
+[stages.ct]
+method = "ct"
+steps = 3
+batch = 4
+)";
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_suite(text, "s.toml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST(SuiteParse, OrdersStagesByDependencyThenFileOrder) {
+  const auto suite = parse_suite(suite_text(kStages), "s.toml");
+  ASSERT_EQ(suite.stages.size(), 3u);
+  EXPECT_EQ(suite.stages[0].name, "teacher");
+  EXPECT_EQ(suite.stages[1].name, "ect");
+  EXPECT_EQ(suite.stages[2].name, "ct");
+  EXPECT_EQ(suite.stages[0].steps, 13);  // 100 images at batch 8, rounded up
+  EXPECT_EQ(suite.stages[2].batch, 4);
+  EXPECT_EQ(suite.stages[1].depends, std::vector<std::string>{"teacher"});
+  EXPECT_EQ(suite.stages[1].nfe, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(suite.stages[0].nfe, std::vector<int64_t>{5});
+  EXPECT_EQ(suite.evaluation.seed_sets.size(), 2u);
+  EXPECT_EQ(suite.evaluation.sigmas.at(2), std::vector<double>{0.821});
+  ASSERT_EQ(suite.record.metrics.size(), 1u);
+  EXPECT_EQ(suite.record.metrics[0].rtol, 0.1);
+  EXPECT_EQ(suite.record.metrics[0].direction, "lower");
+  EXPECT_EQ(suite.dataset(), "gaussian");
+}
+
+TEST(SuiteParse, UnknownKeysNameTheLine) {
+  const auto text = suite_text(kStages, "\n[stages.x]\nmethod = \"ct\"\nsteps = 1\nstep = 2\n");
+  const auto line = std::count(text.begin(), text.begin() + static_cast<long>(text.find("step = 2")), '\n') + 1;
+  EXPECT_EQ(error_of(text).rfind("s.toml:" + std::to_string(line) + ": unknown key 'step'", 0), 0u) << error_of(text);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[bogus]\na = 1\n")).find("unknown key 'bogus'"), std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.fdi]\n")).find("unknown metric 'fdi'"), std::string::npos);
+}
+
+TEST(SuiteParse, CyclesAndUnknownStagesAreErrors) {
+  const std::string cycle = R"(
+[stages.a]
+method = "ct"
+steps = 1
+depends = ["b"]
+
+[stages.b]
+method = "ct"
+steps = 1
+init = "a"
+)";
+  const auto message = error_of(suite_text(cycle));
+  EXPECT_NE(message.find("dependency cycle"), std::string::npos) << message;
+  EXPECT_EQ(message.rfind("s.toml:", 0), 0u) << message;
+  EXPECT_NE(error_of(suite_text("\n[stages.a]\nmethod = \"ect\"\ninit = \"nope\"\nsteps = 1\n")).find("unknown stage 'nope'"),
+            std::string::npos);
+}
+
+TEST(SuiteParse, BudgetsSeedSetsAndSigmasAreChecked) {
+  EXPECT_NE(error_of(suite_text("\n[stages.a]\nmethod = \"ct\"\n")).find("exactly one budget"), std::string::npos);
+  EXPECT_NE(error_of(suite_text("\n[stages.a]\nmethod = \"ct\"\nsteps = 1\nimages = 8\n")).find("exactly one budget"),
+            std::string::npos);
+  EXPECT_NE(error_of(suite_text("\n[stages.a]\nmethod = \"cd\"\nsteps = 1\n")).find("needs teacher"), std::string::npos);
+  EXPECT_NE(error_of(suite_text("\n[stages.a]\nmethod = \"ct\"\nsteps = 1\nnfe = [3]\n")).find("no levels"),
+            std::string::npos);
+  EXPECT_NE(error_of(suite_text("\n[stages.a]\nmethod = \"edm\"\nsteps = 1\nnfe = [4]\n")).find("odd NFE"),
+            std::string::npos);
+  auto text = suite_text(kStages);
+  text.replace(text.find("\"16-31\""), 7, "\"16-30\"");
+  EXPECT_NE(error_of(text).find("holds 15 seeds"), std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.fid]\n")).find("needs [evaluation.reference] weights"),
+            std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[[reference]]\nmethod = \"ect\"\nlabel = \"x\"\nnfe = 1\nvalue = 1\n"))
+                .find("needs key 'source'"),
+            std::string::npos);
+}
+
+TEST(SuiteParse, ShippedSuitesParseAndPlan) {
+  for (const char* name : {"cifar10-smoke", "ci", "cifar10-paper", "imagenet64-paper"}) {
+    const std::string path = std::string(CMBENCH_SOURCE_DIR) + "/suites/" + name + ".toml";
+    const auto suite = load_suite(path);
+    EXPECT_EQ(suite.name, name);
+    const auto plan = describe_plan(suite, "runs/x");
+    EXPECT_NE(plan.find("total:"), std::string::npos);
+    for (const auto& stage : suite.stages) EXPECT_NE(plan.find(stage.name), std::string::npos);
+  }
+  const auto paper = load_suite(std::string(CMBENCH_SOURCE_DIR) + "/suites/cifar10-paper.toml");
+  EXPECT_EQ(paper.stages.front().name, "teacher");
+  EXPECT_EQ(paper.stages.front().steps, 390625);  // 200 Mimg at batch 512
+  EXPECT_EQ(paper.record.references.size(), 11u);
+  EXPECT_EQ(paper.evaluation.seed_sets.size(), 3u);
+}
