@@ -1,5 +1,4 @@
 // cmbench run | table | compare
-#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -7,6 +6,7 @@
 #include "app/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "harness/runner.h"
 #include "harness/suite.h"
 #include "harness/suite_plan.h"
 #include "results/compare.h"
@@ -52,10 +52,18 @@ void add_suite_commands(CLI::App& app) {
       std::cout << describe_plan(suite, out);
       return;
     }
-    if (std::filesystem::exists(out) && !r->resume && !r->force) {
-      throw InputError(fmt::format("{}: output folder exists; pass --resume to finish it or --force to start over", out));
-    }
-    throw InputError("cmbench run: executing stages is not implemented yet (issue 7, suite runner); --dry-run works");
+    SuiteRunRequest request;
+    request.out = out;
+    request.resume = r->resume;
+    request.force = r->force;
+    request.only = r->only;
+    request.device = r->device;
+    const auto store = run_suite(suite, request);
+    results::TableInput input;
+    input.stores.push_back(results::read_store(store));
+    input.store_names.push_back(store);
+    input.suite = &suite.record;
+    std::cout << results::render_table(input, results::TableFormat::markdown) << std::flush;
   });
 
   struct TableOptions {

@@ -1,0 +1,134 @@
+#include "harness/runner_evaluate.h"
+
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "data/image_source.h"
+#include "harness/sample.h"
+#include "metrics/detector.h"
+#include "metrics/features.h"
+#include "metrics/frechet.h"
+#include "metrics/inception_score.h"
+#include "metrics/statistics.h"
+#include "metrics/swd.h"
+#include "results/grid.h"
+
+namespace cmbench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool wants(const Suite& suite, const std::string& metric) {
+  for (const auto& m : suite.record.metrics) {
+    if (m.metric == metric) return true;
+  }
+  return false;
+}
+
+std::string sigma_list(const std::vector<double>& sigmas) {
+  std::string out;
+  for (double s : sigmas) out += (out.empty() ? "" : ",") + fmt::format("{}", s);
+  return out;
+}
+
+// Reference data shared by every NFE and seed set of a stage.
+struct References {
+  std::unique_ptr<ImageSource> images;  // SWD
+  torch::Tensor swd_images;
+  FeatureStatistics fid_stats;          // FID
+  std::unique_ptr<InceptionDetector> detector;
+};
+
+References load_references(const Suite& suite) {
+  const auto& e = suite.evaluation;
+  References r;
+  if (wants(suite, "swd")) {
+    r.images = open_image_source(e.reference_images);
+    const auto indices = select_indices(*r.images, e.num_samples, 0);
+    r.swd_images = r.images->read_indices(indices);
+  }
+  if (wants(suite, "fid") || wants(suite, "is_mean")) {
+    r.detector = make_detector(DetectorOptions().weights(e.weights).device("auto"));
+  }
+  if (wants(suite, "fid")) {
+    if (!e.reference_statistics.empty()) {
+      r.fid_stats = read_statistics(e.reference_statistics);
+    } else {
+      const auto source = open_image_source(e.reference_images);
+      const auto indices = select_indices(*source, 0, 0);
+      r.fid_stats = image_statistics(*source, indices, *r.detector,
+                                     ExtractionOptions().batch(e.batch).label(e.reference_images), 1);
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, const std::string& ckpt, int64_t step,
+                               const std::string& folder) {
+  const auto& e = suite.evaluation;
+  auto refs = load_references(suite);
+  const std::string fid_reference = e.reference_statistics.empty() ? e.reference_images : e.reference_statistics;
+  const std::string detector = refs.detector ? refs.detector->describe().dump() : "";
+  StageEvaluation out;
+  for (const int64_t nfe : stage.nfe) {
+    for (size_t set = 0; set < e.seed_sets.size(); ++set) {
+      const auto [first, last] = e.seed_sets[set];
+      const std::string seeds = fmt::format("{}-{}", first, last);
+      SampleRequest request;
+      request.ckpt = ckpt;
+      request.out = (fs::path(folder) / fmt::format("samples-nfe{}-seeds{}.npz", nfe, seeds)).string();
+      request.num = last - first + 1;
+      request.seeds = seeds;
+      request.batch = e.batch;
+      if (stage.method == "edm") {
+        request.sampler = "heun";
+        request.steps = heun_points_for_nfe(nfe);
+      } else if (nfe == 1) {
+        request.steps = 1;
+      } else {
+        request.sigmas = sigma_list(e.sigmas.at(nfe));
+      }
+      spdlog::info("{}: sampling {} images at NFE {} (seeds {})", stage.name, request.num, nfe, seeds);
+      sample(request);
+      const auto generated = open_image_source(request.out);
+      const auto all = select_indices(*generated, 0, 0);
+      const auto images = generated->read_indices(all);
+      const auto row = [&](const std::string& metric, double value, const std::string& reference,
+                           const std::string& used_detector) {
+        out.rows.push_back({step, nfe, metric, value, request.num, seeds, reference, used_detector});
+      };
+      if (wants(suite, "swd")) {
+        row("swd", sliced_wasserstein(images, refs.swd_images, SwdOptions().seed(0)).average, e.reference_images, "");
+      }
+      if (wants(suite, "fid")) {
+        const auto stats = image_statistics(*generated, all, *refs.detector,
+                                            ExtractionOptions().batch(e.batch).label(request.out), 1);
+        row("fid", frechet_distance(stats.mu, stats.sigma, refs.fid_stats.mu, refs.fid_stats.sigma), fid_reference,
+            detector);
+      }
+      if (wants(suite, "is_mean")) {
+        const auto features = extract_all_features(*generated, all, *refs.detector,
+                                                   ExtractionOptions().batch(e.batch).label(request.out).with_logits(true));
+        const auto score = inception_score_from_logits(features.logits_unbiased, 10, std::nullopt);
+        row("is_mean", score.mean, "", detector);
+        row("is_std", score.std, "", detector);
+      }
+      if (set == 0 && e.grid) {
+        const auto grid_images = images.slice(0, 0, std::min<int64_t>(64, images.size(0))).contiguous();
+        auto png = results::encode_grid_png(grid_images.data_ptr<uint8_t>(), grid_images.size(0), grid_images.size(1),
+                                            grid_images.size(2), grid_images.size(3));
+        results::write_png_file((fs::path(folder) / fmt::format("grid-nfe{}.png", nfe)).string(), png);
+        out.grids.push_back({nfe, std::move(png)});
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace cmbench
