@@ -81,7 +81,7 @@ nlohmann::json number_or_null(double v) { return std::isnan(v) ? nlohmann::json(
 
 std::string relative_change(const ComparisonRow& r) {
   if (std::isnan(r.baseline) || std::isnan(r.current) || r.baseline == 0) return "";
-  return fmt::format("{:+.3%}", (r.current - r.baseline) / std::fabs(r.baseline));
+  return fmt::format("{:+.3f}%", 100 * (r.current - r.baseline) / std::fabs(r.baseline));
 }
 
 }  // namespace
