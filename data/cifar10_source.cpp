@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -64,13 +65,19 @@ class Cifar10Source : public BasicImageSource {
         throw InputError(fmt::format("{}: wrong size {} bytes, expected {} (truncated or not a CIFAR-10 batch)", path,
                                      static_cast<int64_t>(size), cifar10::kBatchBytes));
       }
-      for (int64_t i = 0; i < cifar10::kImagesPerBatch; ++i) {
-        uint8_t label = 0;
-        pread_all(files_.size() - 1, i * cifar10::kRecordBytes, 1, &label);
-        if (label >= cifar10::kNumClasses) {
-          throw InputError(fmt::format("{}: record {} has label {}, outside 0..9 (corrupted?)", path, i, label));
+      // The label bytes sit one per record: read the records in chunks (one read each, not one per label).
+      constexpr int64_t kChunk = 1000;
+      std::vector<uint8_t> records(static_cast<size_t>(kChunk * cifar10::kRecordBytes));
+      for (int64_t start = 0; start < cifar10::kImagesPerBatch; start += kChunk) {
+        const int64_t n = std::min(kChunk, cifar10::kImagesPerBatch - start);
+        pread_all(files_.size() - 1, start * cifar10::kRecordBytes, n * cifar10::kRecordBytes, records.data());
+        for (int64_t i = 0; i < n; ++i) {
+          const uint8_t label = records[static_cast<size_t>(i * cifar10::kRecordBytes)];
+          if (label >= cifar10::kNumClasses) {
+            throw InputError(fmt::format("{}: record {} has label {}, outside 0..9 (corrupted?)", path, start + i, label));
+          }
+          labels.push_back(label);
         }
-        labels.push_back(label);
       }
     }
   }

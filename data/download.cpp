@@ -69,8 +69,12 @@ void download_file(const std::string& url, const std::string& dest, const Downlo
     curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, &transfer);
   }
   CURLcode code = curl_easy_perform(curl.get());
-  if (code == CURLE_RANGE_ERROR && transfer.resumed_from > 0) {
-    // The server cannot resume: start again from the beginning.
+  long status = 0;
+  curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
+  // The server cannot resume (no byte ranges), or refuses the range (416: the partial file is as long
+  // as the resource or longer, so it cannot be a prefix of it): start again from the beginning.
+  if (transfer.resumed_from > 0 &&
+      (code == CURLE_RANGE_ERROR || (code == CURLE_HTTP_RETURNED_ERROR && status == 416))) {
     transfer.file = std::freopen(partial.c_str(), "wb", transfer.file);
     if (!transfer.file) throw InputError(fmt::format("{}: cannot write", partial));
     transfer.resumed_from = 0;
@@ -80,6 +84,7 @@ void download_file(const std::string& url, const std::string& dest, const Downlo
   const bool flushed = std::fclose(transfer.file) == 0;
   if (transfer.bar) transfer.bar->finish();
   if (code != CURLE_OK) {
+    if (fs::exists(partial, ec) && fs::file_size(partial, ec) == 0) fs::remove(partial, ec);  // nothing to resume
     throw InputError(fmt::format("{}: download failed: {}", url, error[0] ? error : curl_easy_strerror(code)));
   }
   if (!flushed) throw InputError(fmt::format("{}: write failed", partial));

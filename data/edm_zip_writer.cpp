@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -47,7 +48,8 @@ void write_edm_zip(const ImageSource& source, const std::string& path, bool prog
     if (archive_write_open_filename(zip.get(), temporary.c_str()) != ARCHIVE_OK) {
       throw InputError(fmt::format("{}: cannot write: {}", path, archive_error_string(zip.get())));
     }
-    ProgressBar bar("convert", progress ? source.size() : 0, "img");
+    std::optional<ProgressBar> bar;  // none at all without progress (a bar prints even when idle)
+    if (progress) bar.emplace("convert", source.size(), "img");
     nlohmann::json labels = nlohmann::json::array();
     const torch::Tensor label_values = source.has_labels() ? source.labels().contiguous() : torch::Tensor();
     constexpr int64_t kChunk = 256;
@@ -63,7 +65,7 @@ void write_edm_zip(const ImageSource& source, const std::string& path, bool prog
         add_entry(zip.get(), name, png.data(), png.size(), path);
         if (label_values.defined()) labels.push_back({name, label_values.data_ptr<int64_t>()[i]});
       }
-      if (progress) bar.advance(end - begin);
+      if (bar) bar->advance(end - begin);
     }
     nlohmann::json meta;
     meta["labels"] = label_values.defined() ? labels : nlohmann::json(nullptr);
@@ -72,7 +74,7 @@ void write_edm_zip(const ImageSource& source, const std::string& path, bool prog
     if (archive_write_close(zip.get()) != ARCHIVE_OK) {
       throw InputError(fmt::format("{}: finishing the zip failed: {}", path, archive_error_string(zip.get())));
     }
-    if (progress) bar.finish();
+    if (bar) bar->finish();
   });
 }
 

@@ -1,6 +1,7 @@
 #include "data/summary.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/digest.h"
 #include "core/progress.h"
@@ -9,14 +10,15 @@ namespace cmbench {
 
 std::string content_sha256(const ImageSource& source, bool progress, int64_t chunk) {
   Digest digest(Digest::Kind::sha256);
-  ProgressBar bar("checksum", progress ? source.size() : 0, "img");
+  std::optional<ProgressBar> bar;  // none at all without progress (a bar prints even when idle)
+  if (progress) bar.emplace("checksum", source.size(), "img");
   for (int64_t begin = 0; begin < source.size(); begin += chunk) {
     const int64_t end = std::min(source.size(), begin + chunk);
     const torch::Tensor images = source.read(begin, end);
     digest.update(images.data_ptr<uint8_t>(), static_cast<size_t>(images.numel()));
-    if (progress) bar.advance(end - begin);
+    if (bar) bar->advance(end - begin);
   }
-  if (progress) bar.finish();
+  if (bar) bar->finish();
   return digest.hex();
 }
 
