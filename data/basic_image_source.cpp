@@ -18,6 +18,22 @@ torch::Tensor BasicImageSource::read(int64_t begin, int64_t end) const {
   return images;
 }
 
+torch::Tensor BasicImageSource::read_indices(const std::vector<int64_t>& indices) const {
+  for (const int64_t index : indices) {
+    if (index < 0 || index >= count_) throw InputError(fmt::format("{}: image index {} outside 0..{}", name_, index, count_ - 1));
+  }
+  const auto n = static_cast<int64_t>(indices.size());
+  auto images = torch::empty({n, height_, width_, channels_}, torch::TensorOptions().dtype(torch::kUInt8));
+  uint8_t* out = images.data_ptr<uint8_t>();
+  for (size_t i = 0; i < indices.size();) {
+    size_t j = i + 1;
+    while (j < indices.size() && indices[j] == indices[j - 1] + 1) ++j;
+    read_into(indices[i], indices[j - 1] + 1, out + static_cast<int64_t>(i) * image_bytes());
+    i = j;
+  }
+  return images;
+}
+
 void BasicImageSource::set_labels(const std::vector<int64_t>& labels, const std::string& source, int64_t num_classes) {
   if (static_cast<int64_t>(labels.size()) != count_) {
     throw InputError(fmt::format("{}: {} labels for {} images", source, labels.size(), count_));

@@ -19,6 +19,8 @@ class BasicImageSource : public ImageSource {
   bool has_labels() const override { return labels_.defined(); }
   torch::Tensor labels() const override { return labels_; }
   torch::Tensor read(int64_t begin, int64_t end) const override;
+  // One output tensor, filled run by run of consecutive indices (no per-run tensors, no concatenation).
+  torch::Tensor read_indices(const std::vector<int64_t>& indices) const override;
 
  protected:
   int64_t image_bytes() const { return height_ * width_ * channels_; }

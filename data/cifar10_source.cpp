@@ -84,7 +84,9 @@ class Cifar10Source : public BasicImageSource {
 
   void read_into(int64_t begin, int64_t end, uint8_t* out) const override {
     constexpr int64_t kChunk = 1024;
-    std::vector<uint8_t> records(kChunk * cifar10::kRecordBytes);
+    // Sized for this call: a loader reads a few images at a time, and a full chunk per call would
+    // cost a 3 MB allocation and fill for every image.
+    std::vector<uint8_t> records(static_cast<size_t>(std::min(kChunk, end - begin) * cifar10::kRecordBytes));
     for (int64_t start = begin; start < end;) {
       const size_t file = static_cast<size_t>(start / cifar10::kImagesPerBatch);
       const int64_t in_file = start % cifar10::kImagesPerBatch;

@@ -86,6 +86,8 @@ TEST(DataReaders, NpzImagesWithLabels) {
   EXPECT_TRUE(torch::equal(source->labels(), labels));
   EXPECT_TRUE(torch::equal(source->read_indices({6, 0, 1, 2, 4}), images.index_select(0, torch::tensor({6, 0, 1, 2, 4}))));
   EXPECT_THROW(source->read(3, 8), InputError);
+  EXPECT_THROW(source->read_indices({0, 7}), InputError);
+  EXPECT_THROW(source->read_indices({-1}), InputError);
 }
 
 TEST(DataReaders, NpzDeflatedArr0AndNpy) {
@@ -220,6 +222,9 @@ TEST(DataReaders, Cifar10BinaryRoot) {
     EXPECT_EQ(image[0][0][1][1].item<int64_t>(), static_cast<uint8_t>(3 * 7 + (1024 + 1) * 3 + 1));
     EXPECT_EQ(image[0][0][0][0].item<int64_t>(), static_cast<uint8_t>(3 * 7 + 1));
     EXPECT_EQ(train->labels()[10003].item<int64_t>(), 4);
+    // Gathered reads (what the loader asks for): runs of consecutive indices across batch files.
+    EXPECT_TRUE(torch::equal(train->read_indices({10003, 5, 6, 7, 9999, 10000, 49999}),
+                             torch::cat({image, train->read(5, 8), train->read(9999, 10001), train->read(49999, 50000)})));
   }
   const auto test = open_image_source(dir.path() + ":test");
   EXPECT_EQ(test->size(), 10000);
