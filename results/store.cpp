@@ -276,8 +276,21 @@ void write_store(const std::string& path, const StoreContents& contents) {
   });
 }
 
+// Temporary files of writers that were killed mid-write (core/atomic_file.h names them
+// ".NAME.tmp.PID"). Only called under the lock, when no other writer can be using one.
+void remove_stale_temporaries(const std::string& path) {
+  const std::filesystem::path target(path);
+  const auto folder = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  const std::string prefix = "." + target.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
+  }
+}
+
 void update_store(const std::string& path, const std::function<void(StoreContents&)>& change) {
   StoreLock lock(path);
+  remove_stale_temporaries(path);
   StoreContents contents;
   if (std::filesystem::exists(path)) contents = read_store(path);
   change(contents);

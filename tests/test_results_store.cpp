@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -208,6 +209,11 @@ TEST(ResultStore, SigkillMidWriteKeepsEveryEarlierRun) {
   const auto after = read_store(path);
   ASSERT_EQ(after.runs.size(), store.runs.size() + 1);
   EXPECT_EQ(after.runs.back().stage, "after");
+  // The killed writer's temporary file is gone: only the store and its lock file remain.
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"results.h5", "results.h5.lock"}));
 }
 
 TEST(ResultStore, ConcurrentWritersLoseNothing) {
