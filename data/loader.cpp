@@ -95,15 +95,19 @@ Batch DataLoader::make_batch(int64_t step) const {
   batch.step = step;
   batch.epoch = step * options_.batch_size / images_per_epoch();
   batch.indices = torch::tensor(indices, torch::TensorOptions().dtype(torch::kInt64));
-  torch::Tensor images = source_->read_indices(indices);  // uint8 (B, H, W, C)
+  torch::Tensor images = source_->read_indices(indices).contiguous();  // uint8 (B, H, W, C)
   if (options_.flip) {
-    std::vector<int64_t> flipped;
+    // Mirror left-right in place: reverse the order of the pixels (C bytes each) of every row.
+    const int64_t h = images.size(1), w = images.size(2), c = images.size(3);
+    uint8_t* data = images.data_ptr<uint8_t>();
     for (size_t j = 0; j < flips.size(); ++j) {
-      if (flips[j]) flipped.push_back(static_cast<int64_t>(j));
-    }
-    if (!flipped.empty()) {
-      const auto which = torch::tensor(flipped, torch::TensorOptions().dtype(torch::kInt64));
-      images.index_copy_(0, which, images.index_select(0, which).flip({2}));
+      if (!flips[j]) continue;
+      for (int64_t y = 0; y < h; ++y) {
+        uint8_t* row = data + (static_cast<int64_t>(j) * h + y) * w * c;
+        for (int64_t left = 0, right = w - 1; left < right; ++left, --right) {
+          std::swap_ranges(row + left * c, row + (left + 1) * c, row + right * c);
+        }
+      }
     }
   }
   batch.images = images.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(127.5).sub_(1.0).contiguous();

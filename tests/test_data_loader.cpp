@@ -109,6 +109,8 @@ TEST(DataLoader, FlipsMirrorAboutHalfTheImages) {
   LoaderOptions options;
   options.batch_size = 10;
   options.shuffle = false;
+  options.flip = false;
+  const Batch reference = DataLoader(source, options).next();
   options.flip = true;
   DataLoader loader(source, options);
   int flipped = 0, total = 0;
@@ -119,6 +121,9 @@ TEST(DataLoader, FlipsMirrorAboutHalfTheImages) {
       const float right = b.images[j][1][0][2].item<float>();
       if (left > right) ++flipped;
       EXPECT_FLOAT_EQ(std::max(left, right), static_cast<float>(20 / 127.5 - 1.0));
+      // Each image is the original or its exact mirror image (CHW: width is dimension 2).
+      const auto& original = reference.images[j];
+      EXPECT_TRUE(torch::equal(b.images[j], left > right ? original.flip({2}) : original)) << step << " " << j;
     }
   }
   EXPECT_GT(flipped, total / 4);
