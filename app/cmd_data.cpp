@@ -1,4 +1,5 @@
 // cmbench data fetch | verify | info | convert
+#include <algorithm>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -66,7 +67,15 @@ void run_info(const std::string& path, bool json) {
             << "images:         " << s.count << "\n"
             << "resolution:     " << s.width << "x" << s.height << ", " << s.channels << " channel(s)\n";
   if (s.has_labels) {
-    std::cout << "labels:         " << s.label_counts.size() << " classes; counts " << fmt::format("{}", fmt::join(s.label_counts, " ")) << "\n";
+    // Classes are numbered 0..K (K the largest label); not every number need occur in a small set.
+    const auto present = std::count_if(s.label_counts.begin(), s.label_counts.end(), [](int64_t c) { return c > 0; });
+    const auto [fewest, most] = std::minmax_element(s.label_counts.begin(), s.label_counts.end());
+    std::cout << "labels:         classes 0.." << s.label_counts.size() - 1 << " (" << present << " present); ";
+    if (s.label_counts.size() <= 20) {
+      std::cout << "images per class " << fmt::format("{}", fmt::join(s.label_counts, " ")) << "\n";
+    } else {
+      std::cout << "images per class " << *fewest << " to " << *most << "\n";
+    }
   } else {
     std::cout << "labels:         none\n";
   }
