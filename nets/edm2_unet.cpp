@@ -38,7 +38,7 @@ torch::Tensor resample(const torch::Tensor& x, const std::vector<double>& taps, 
   const auto c = x.size(1);
   const auto f = resample_filter_2d(taps).to(x.device(), x.scalar_type());
   if (mode < 0) return F::conv2d(x, f.tile({c, 1, 1, 1}), F::Conv2dFuncOptions().groups(c).stride(2).padding(pad));
-  return F::conv_transpose2d(x, (f * 4).tile({c, 1, 1, 1}), F::ConvTranspose2dFuncOptions().groups(c).stride(2).padding(pad));
+  return resample_up(x, f, pad, is_box_filter(taps));
 }
 
 std::string res_name(int64_t res, const std::string& suffix) {

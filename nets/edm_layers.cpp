@@ -20,6 +20,21 @@ torch::Tensor resample_filter_2d(const std::vector<double>& taps) {
   return (f.outer(f) / f.sum().square()).reshape({1, 1, f.size(0), f.size(0)});
 }
 
+bool is_box_filter(const std::vector<double>& taps) { return taps.size() == 2 && taps[0] == taps[1] && taps[0] != 0; }
+
+torch::Tensor resample_up(const torch::Tensor& x, const torch::Tensor& filter, int64_t padding, bool box) {
+  namespace F = torch::nn::functional;
+  const auto n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  if (box && padding == 0)
+    return x.unsqueeze(3).unsqueeze(5).expand({n, c, h, 2, w, 2}).reshape({n, c, 2 * h, 2 * w});
+  // LibTorch 1.13 on the CPU runs a depthwise conv_transpose2d (and its backward) one channel at a time
+  // through the slow reference kernel; with the channels folded into the batch it is one ordinary
+  // single-channel convolution.
+  const auto y = F::conv_transpose2d(x.reshape({n * c, 1, h, w}), filter * 4,
+                                     F::ConvTranspose2dFuncOptions().stride(2).padding(padding));
+  return y.reshape({n, c, y.size(2), y.size(3)});
+}
+
 EdmConv2dImpl::EdmConv2dImpl(const EdmConv2dOptions& options) : options_(options) {
   TORCH_CHECK(!(options.up() && options.down()), "EdmConv2d: up and down are exclusive");
   const auto in = options.in_channels(), out = options.out_channels(), k = options.kernel();
@@ -30,6 +45,7 @@ EdmConv2dImpl::EdmConv2dImpl(const EdmConv2dOptions& options) : options_(options
       bias = register_parameter("bias", init_weight({out}, options.init_mode(), in * k * k, out * k * k,
                                                     options.init_bias()));
   }
+  box_ = is_box_filter(options.resample_filter());
   if (options.up() || options.down())
     resample_filter = register_buffer("resample_filter", resample_filter_2d(options.resample_filter()));
 }
@@ -44,16 +60,14 @@ torch::Tensor EdmConv2dImpl::forward(const torch::Tensor& input) {
   const auto in = options_.in_channels(), out = options_.out_channels();
   auto x = input;
   if (options_.fused_resample() && options_.up() && w.defined()) {
-    x = F::conv_transpose2d(x, (f * 4).tile({in, 1, 1, 1}),
-                            F::ConvTranspose2dFuncOptions().groups(in).stride(2).padding(std::max(f_pad - w_pad, int64_t{0})));
+    x = resample_up(x, f, std::max(f_pad - w_pad, int64_t{0}), box_);
     x = F::conv2d(x, w, F::Conv2dFuncOptions().padding(std::max(w_pad - f_pad, int64_t{0})));
   } else if (options_.fused_resample() && options_.down() && w.defined()) {
     x = F::conv2d(x, w, F::Conv2dFuncOptions().padding(w_pad + f_pad));
     x = F::conv2d(x, f.tile({out, 1, 1, 1}), F::Conv2dFuncOptions().groups(out).stride(2));
   } else {
     if (options_.up())
-      x = F::conv_transpose2d(x, (f * 4).tile({in, 1, 1, 1}),
-                              F::ConvTranspose2dFuncOptions().groups(in).stride(2).padding(f_pad));
+      x = resample_up(x, f, f_pad, box_);
     if (options_.down())
       x = F::conv2d(x, f.tile({in, 1, 1, 1}), F::Conv2dFuncOptions().groups(in).stride(2).padding(f_pad));
     if (w.defined()) x = F::conv2d(x, w, F::Conv2dFuncOptions().padding(w_pad));

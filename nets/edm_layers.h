@@ -58,6 +58,7 @@ class EdmConv2dImpl : public torch::nn::Module {
 
  private:
   EdmConv2dOptions options_;
+  bool box_ = false;
 };
 TORCH_MODULE(EdmConv2d);
 
@@ -104,5 +105,13 @@ TORCH_MODULE(FourierEmbedding);
 
 // The 2-D resampling filter: outer(f, f) / sum(f)^2, shape (1, 1, k, k), float32.
 torch::Tensor resample_filter_2d(const std::vector<double>& taps);
+
+// True when resample_filter_2d(taps) * 4 is a 2x2 filter of ones (taps [a, a]): upsampling with it is
+// nearest-neighbour repetition.
+bool is_box_filter(const std::vector<double>& taps);
+
+// EDM's upsampling: conv_transpose2d(x, (filter * 4).tile({C, 1, 1, 1}), groups=C, stride=2, padding), with
+// filter (1, 1, k, k). `box` (see is_box_filter) with padding 0 takes the exact nearest-neighbour path.
+torch::Tensor resample_up(const torch::Tensor& x, const torch::Tensor& filter, int64_t padding, bool box);
 
 }  // namespace cmbench

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "nets/edm2_unet.h"
+#include "nets/edm_layers.h"
 #include "nets/factory.h"
 
 namespace cmbench {
@@ -33,6 +34,31 @@ void expect_forward_shapes(const std::string& preset, int64_t batch) {
     EXPECT_EQ(d.sizes(), x.sizes()) << preset;
     EXPECT_EQ(d.scalar_type(), torch::kFloat32);
     EXPECT_TRUE(torch::isfinite(d).all().item<bool>()) << preset;
+  }
+}
+
+// resample_up against EDM's formula: depthwise conv_transpose2d with the tiled filter * 4.
+TEST(NetsForward, ResampleUpEqualsDepthwiseConvTranspose) {
+  namespace F = torch::nn::functional;
+  torch::manual_seed(3);
+  for (const auto& taps : {std::vector<double>{1, 1}, std::vector<double>{1, 3, 3, 1}}) {
+    const auto f = resample_filter_2d(taps);
+    for (int64_t pad : {int64_t{0}, (f.size(-1) - 1) / 2}) {
+      const auto x = torch::randn({3, 5, 6, 7}, torch::requires_grad());
+      const auto want = F::conv_transpose2d(x, (f * 4).tile({5, 1, 1, 1}),
+                                            F::ConvTranspose2dFuncOptions().groups(5).stride(2).padding(pad));
+      const auto got = resample_up(x, f, pad, is_box_filter(taps));
+      ASSERT_EQ(got.sizes(), want.sizes());
+      const auto g = torch::randn_like(want);
+      const auto grad_want = torch::autograd::grad({want}, {x}, {g})[0];
+      const auto grad_got = torch::autograd::grad({got}, {x}, {g})[0];
+      if (is_box_filter(taps) && pad == 0) {
+        EXPECT_TRUE(torch::equal(got, want));
+      } else {
+        EXPECT_TRUE(torch::allclose(got, want, 1e-6, 1e-6)) << taps.size() << " " << pad;
+      }
+      EXPECT_TRUE(torch::allclose(grad_got, grad_want, 1e-5, 1e-6)) << taps.size() << " " << pad;
+    }
   }
 }
 
