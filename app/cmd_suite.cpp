@@ -49,6 +49,7 @@ void add_suite_commands(CLI::App& app) {
       if (!known) throw InputError(fmt::format("{}: --only names unknown stage '{}'", r->suite, r->only));
     }
     if (r->dry_run) {
+      validate_suite(suite, r->device);
       std::cout << describe_plan(suite, out);
       return;
     }

@@ -1,7 +1,6 @@
 #include "core/rng.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/detail/CUDAHooksInterface.h>
 
 #include <mutex>
 
@@ -17,10 +16,8 @@ torch::Generator make_generator(uint64_t root, std::string_view name, uint64_t i
 void seed_global_generators(uint64_t root) { torch::manual_seed(derive_seed(root, "global")); }
 
 torch::Generator default_generator(const torch::Device& device) {
-  if (device.is_cuda()) {
-    return at::detail::getCUDAHooks().getDefaultCUDAGenerator(device.has_index() ? device.index() : 0);
-  }
-  return at::detail::getDefaultCPUGenerator();
+  if (device.is_cuda() && !device.has_index()) return compat::default_generator(torch::Device(torch::kCUDA, 0));
+  return compat::default_generator(device);
 }
 
 torch::Tensor generator_state(torch::Generator generator) {

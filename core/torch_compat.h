@@ -2,6 +2,7 @@
 // builds from a PyTorch installation). Everything else calls these wrappers.
 #pragma once
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -37,15 +38,74 @@ inline void disable_tf32() {
   at::globalContext().setAllowTF32CuDNN(false);
 }
 
+// The default generator of a device (the CPU one, or CUDA device `index`). Context::defaultGenerator
+// exists in 1.13 and every 2.x; CUDAHooksInterface::getDefaultCUDAGenerator was renamed in 2.6.
+inline torch::Generator default_generator(const torch::Device& device) {
+  return at::globalContext().defaultGenerator(device);
+}
+
 // softmax(q k^T / sqrt(E)) v for q, k, v of shape (B, L, E): the fused kernel where LibTorch has one
-// (2.x), an explicit softmax otherwise (1.13 has no scaled_dot_product_attention).
+// (2.x), an explicit softmax otherwise (1.13 has no scaled_dot_product_attention). The fused kernels
+// take only 4-D inputs whose last dimension has unit stride; anything else runs the math kernel.
 inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
 #if TORCH_VERSION_MAJOR >= 2
-  return at::scaled_dot_product_attention(q, k, v);
+  const auto heads_of_one = [](const torch::Tensor& t) { return t.unsqueeze(1).contiguous(); };
+  return at::scaled_dot_product_attention(heads_of_one(q), heads_of_one(k), heads_of_one(v)).squeeze(1);
 #else
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   return torch::bmm(torch::bmm(q, (k * scale).transpose(1, 2)).softmax(-1), v);
 #endif
 }
+
+// Mixed precision for a scope, as Python's `with torch.autocast(device_type, dtype)`: eligible ops
+// (convolutions, matmuls) run in `dtype`, the previous state returns on exit and the cast cache is
+// cleared when the outermost guard ends. 1.13 and 2.0-2.3 have per-device setters; 2.4+ takes the
+// device type.
+class AutocastGuard {
+ public:
+  AutocastGuard(c10::DeviceType device_type, at::ScalarType dtype) : device_type_(device_type) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    previous_enabled_ = at::autocast::is_autocast_enabled(device_type);
+    previous_dtype_ = at::autocast::get_autocast_dtype(device_type);
+    at::autocast::set_autocast_enabled(device_type, true);
+    at::autocast::set_autocast_dtype(device_type, dtype);
+#else
+    if (device_type == c10::DeviceType::CUDA) {
+      previous_enabled_ = at::autocast::is_enabled();
+      previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_enabled(true);
+      at::autocast::set_autocast_gpu_dtype(dtype);
+    } else {
+      previous_enabled_ = at::autocast::is_cpu_enabled();
+      previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(dtype);
+    }
+#endif
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(device_type_, previous_enabled_);
+    at::autocast::set_autocast_dtype(device_type_, previous_dtype_);
+#else
+    if (device_type_ == c10::DeviceType::CUDA) {
+      at::autocast::set_enabled(previous_enabled_);
+      at::autocast::set_autocast_gpu_dtype(previous_dtype_);
+    } else {
+      at::autocast::set_cpu_enabled(previous_enabled_);
+      at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+    }
+#endif
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  c10::DeviceType device_type_;
+  bool previous_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
 
 }  // namespace cmbench::compat

@@ -94,4 +94,21 @@ std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<t
   throw InputError("optimizer '" + name + "': expected adam or radam");
 }
 
+double sanitize_and_clip_gradients(const std::vector<torch::Tensor>& params, double max_norm) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor squared;
+  for (auto& p : params) {
+    if (!p.grad().defined()) continue;
+    torch::nan_to_num_(p.mutable_grad(), 0.0, 1e5, -1e5);
+    const auto term = p.grad().to(torch::kFloat64).square().sum();
+    squared = squared.defined() ? squared + term : term;
+  }
+  const double norm = squared.defined() ? std::sqrt(squared.item<double>()) : 0.0;
+  if (max_norm > 0 && norm > max_norm) {
+    for (auto& p : params)
+      if (p.grad().defined()) p.mutable_grad().mul_(max_norm / (norm + 1e-6));
+  }
+  return norm;
+}
+
 }  // namespace cmbench

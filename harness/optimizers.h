@@ -71,6 +71,12 @@ class RAdam : public Optimizer {
              int64_t step) override;
 };
 
+// Gradient hygiene before a step: nan_to_num(nan = 0, +inf = 1e5, -inf = -1e5) on every gradient
+// (EDM's training loop), then the total L2 norm over all gradients in float64; when max_norm > 0 and
+// the norm exceeds it, every gradient is scaled by max_norm / (norm + 1e-6) (torch.nn.utils.
+// clip_grad_norm_). Returns the norm before clipping.
+double sanitize_and_clip_gradients(const std::vector<torch::Tensor>& params, double max_norm);
+
 // "adam" | "radam"; InputError otherwise.
 std::unique_ptr<Optimizer> make_optimizer(const std::string& name, std::vector<torch::Tensor> params,
                                           const AdamOptions& options);

@@ -45,11 +45,14 @@ std::string stage_folder(const std::string& out, const std::string& stage) {
   return (fs::path(out) / "stages" / stage).string();
 }
 
-// The trainer config of a stage: the suite's shared tables, the stage's network, method and
-// train overrides, its budget, and the checkpoints of the stages it starts from.
-Config stage_config(const Suite& suite, const SuiteStage& stage, const std::string& out, const std::string& device) {
+// The trainer config of a stage: the suite's shared tables, the stage's network, EMA profiles,
+// method and train overrides, its budget, and the checkpoints of the stages it starts from.
+// With `placeholders`, the checkpoints of earlier stages are named, not looked up (validation).
+Config stage_config(const Suite& suite, const SuiteStage& stage, const std::string& out, const std::string& device,
+                    bool placeholders = false) {
   nlohmann::json merged = suite.base.to_json();
   if (!stage.net.keys().empty()) merged["net"] = stage.net.to_json();
+  if (!stage.ema.keys().empty()) merged["ema"] = stage.ema.to_json();
   merged["seed"] = suite.seed;
   merged["device"] = device;
   merged["method"] = stage.options.to_json();
@@ -59,6 +62,7 @@ Config stage_config(const Suite& suite, const SuiteStage& stage, const std::stri
   merged["train"]["steps"] = stage.steps;
   merged["train"]["batch"] = stage.batch;
   const auto checkpoint_of = [&](const std::string& name) {
+    if (placeholders) return fmt::format("<the last checkpoint of stage {}>", name);
     const auto ckpt = latest_checkpoint(stage_folder(out, name));
     if (ckpt.empty()) throw InputError(fmt::format("{}: stage '{}' needs stage '{}' finished first", suite.path, stage.name, name));
     return ckpt;
@@ -90,7 +94,18 @@ std::vector<results::TrainingPoint> read_training_log(const std::string& path) {
 
 }  // namespace
 
+void validate_suite(const Suite& suite, const std::string& device) {
+  for (const auto& stage : suite.stages) {
+    try {
+      validate_train_config(stage_config(suite, stage, "", device, /*placeholders=*/true));
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: stage '{}': {}", stage.where, stage.name, e.what()));
+    }
+  }
+}
+
 std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
+  validate_suite(suite, request.device);
   const std::string store = (fs::path(request.out) / "results.h5").string();
   if (fs::exists(request.out) && !request.resume && !request.force) {
     throw InputError(fmt::format("{}: output folder exists; pass --resume to finish it or --force to start over", request.out));

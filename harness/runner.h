@@ -17,7 +17,12 @@ struct SuiteRunRequest {
   std::string device = "cpu";
 };
 
-// Returns the store path.
+// Builds every stage's trainer config and runs the trainer's checks on it (method options, network,
+// schedules, EMA profiles), so that a mistake in a late stage fails before the first stage trains.
+// InputError naming the stage's line and the key.
+void validate_suite(const Suite& suite, const std::string& device = "cpu");
+
+// Validates the suite first; returns the store path.
 std::string run_suite(const Suite& suite, const SuiteRunRequest& request);
 
 }  // namespace cmbench

@@ -106,18 +106,22 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, cons
       if (wants(suite, "swd")) {
         row("swd", sliced_wasserstein(images, refs.swd_images, SwdOptions().seed(0)).average, e.reference_images, "");
       }
-      if (wants(suite, "fid")) {
-        const auto stats = image_statistics(*generated, all, *refs.detector,
-                                            ExtractionOptions().batch(e.batch).label(request.out), 1);
-        row("fid", frechet_distance(stats.mu, stats.sigma, refs.fid_stats.mu, refs.fid_stats.sigma), fid_reference,
-            detector);
-      }
-      if (wants(suite, "is_mean")) {
-        const auto features = extract_all_features(*generated, all, *refs.detector,
-                                                   ExtractionOptions().batch(e.batch).label(request.out).with_logits(true));
-        const auto score = inception_score_from_logits(features.logits_unbiased, 10, std::nullopt);
-        row("is_mean", score.mean, "", detector);
-        row("is_std", score.std, "", detector);
+      const bool want_fid = wants(suite, "fid"), want_is = wants(suite, "is_mean");
+      if (want_fid || want_is) {
+        // One Inception pass serves both metrics: pool3 for FID, unbiased logits for IS.
+        const auto features = extract_all_features(
+            *generated, all, *refs.detector,
+            ExtractionOptions().batch(e.batch).label(request.out).with_logits(want_is));
+        if (want_fid) {
+          const auto stats = compute_statistics(features.pool3, 1);
+          row("fid", frechet_distance(stats.mu, stats.sigma, refs.fid_stats.mu, refs.fid_stats.sigma), fid_reference,
+              detector);
+        }
+        if (want_is) {
+          const auto score = inception_score_from_logits(features.logits_unbiased, 10, std::nullopt);
+          row("is_mean", score.mean, "", detector);
+          row("is_std", score.std, "", detector);
+        }
       }
       if (set == 0 && e.grid) {
         const auto grid_images = images.slice(0, 0, std::min<int64_t>(64, images.size(0))).contiguous();

@@ -84,9 +84,17 @@ nlohmann::json sample(const SampleRequest& r) {
   // The training method decides the default rule and sigma_mid (its dataset preset).
   const auto& config = checkpoint_header.config;
   std::string method_name = "edm", preset = "cifar10";
+  // `method` is the trainer's object ({"name": ..., "preset": ...}) or, in hand-written configs, a name.
   if (config.is_object() && config.contains("method")) {
-    method_name = config["method"].value("name", method_name);
-    preset = config["method"].value("preset", preset);
+    const auto& method = config["method"];
+    if (method.is_string()) {
+      method_name = method.get<std::string>();
+    } else if (method.is_object()) {
+      method_name = method.value("name", method_name);
+      preset = method.value("preset", preset);
+    } else {
+      throw InputError(r.ckpt + ": config 'method' must be a method name or an object with 'name'");
+    }
   }
   if (checkpoint_header.attributes.contains("method")) method_name = checkpoint_header.attributes["method"].get<std::string>();
   Config method_table;

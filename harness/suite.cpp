@@ -156,7 +156,7 @@ void check_nfe(const std::vector<int64_t>& nfe, const std::string& at) {
 
 SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEvaluation& evaluation,
                        int64_t default_batch) {
-  r.only({"method", "description", "depends", "init", "teacher", "steps", "images", "batch", "options", "train", "net", "nfe"});
+  r.only({"method", "description", "depends", "init", "teacher", "steps", "images", "batch", "options", "train", "net", "ema", "nfe"});
   SuiteStage s;
   s.name = name;
   s.where = r.here();
@@ -186,6 +186,7 @@ SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEval
   }
   s.train = r.has("train") ? to_config(r.table("train").raw(), r.here(), "stages." + name + ".train") : Config();
   s.net = r.has("net") ? to_config(r.table("net").raw(), r.here(), "stages." + name + ".net") : Config();
+  s.ema = r.has("ema") ? to_config(r.table("ema").raw(), r.here(), "stages." + name + ".ema") : Config();
   for (const char* owned : {"steps", "batch", "init", "teacher"}) {
     if (s.train.has(owned)) {
       throw InputError(fmt::format("{}: set '{}' on the stage itself, not in stages.{}.train", s.train.where(owned), owned,

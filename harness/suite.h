@@ -7,7 +7,8 @@
 //                        batch; init = STAGE (start from its weights); teacher = STAGE (CD);
 //                        depends = [STAGE...]; nfe = [...] (overrides evaluation.nfe);
 //                        [stages.NAME.options] method options; [stages.NAME.train] train overrides;
-//                        [stages.NAME.net] a network of its own (replaces [net])
+//                        [stages.NAME.net] a network of its own (replaces [net]);
+//                        [stages.NAME.ema.ID] EMA profiles of its own (replace [ema])
 //   [evaluation]         nfe = [1, 2]; num_samples; seed_sets = ["0-255", ...]; batch; grid;
 //                        [evaluation.sigmas] NFE = [sigma_mid...]; EDM stages sample with Heun
 //                        at odd NFE = 2N - 1 (N grid points);
@@ -37,6 +38,7 @@ struct SuiteStage {
   Config options;                    // method options besides the name
   Config train;                      // train.* overrides
   Config net;                        // replaces [net] for this stage when not empty
+  Config ema;                        // replaces [ema] (the EMA profiles) for this stage when not empty
   std::vector<int64_t> nfe;          // NFEs to evaluate
   std::string where;                 // "file:line" of the stage table
 };

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -13,6 +14,7 @@
 #include "core/ema.h"
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/torch_compat.h"
 #include "core/rng.h"
 #include "core/seed.h"
 #include "data/image_source.h"
@@ -158,25 +160,48 @@ torch::Tensor one_hot_labels(const torch::Tensor& labels, int64_t label_dim) {
 
 }  // namespace
 
-TrainSummary train(const TrainRequest& request) {
-  const Config& config = request.config;
+void validate_train_config(const Config& config) {
   const auto unknown = config.unknown_keys({"seed", "device", "method", "net", "precond", "data", "train", "ema"});
   if (!unknown.empty()) throw InputError(config.where() + ": unknown key '" + unknown.front() + "'");
   const auto t = config.sub("train");
-  const auto unknown_train = t.unknown_keys({"steps", "batch", "optimizer", "lr", "beta1", "beta2", "eps",
-                                             "weight_decay", "lr_schedule", "warmup_images", "lr_ref_steps",
-                                             "grad_clip", "checkpoint_every", "log_every", "init", "init_group",
-                                             "teacher", "teacher_group", "precision", "out"});
+  const auto unknown_train = t.unknown_keys(
+      {"steps", "batch", "optimizer", "lr", "beta1", "beta2", "eps", "weight_decay", "lr_schedule", "warmup_images",
+       "lr_ref_steps", "rampup_images", "grad_clip", "checkpoint_every", "log_every", "init", "init_group", "teacher",
+       "teacher_group", "precision", "channels_last", "out"});
   if (!unknown_train.empty()) throw InputError(t.where() + ": unknown key 'train." + unknown_train.front() + "'");
+  config.get_or<int64_t>("seed", 0);
+  config.get_or<std::string>("device", "auto");
+  if (t.get<int64_t>("steps") < 1 || t.get<int64_t>("batch") < 1)
+    throw InputError(t.where() + ": train.steps and train.batch must be >= 1");
+  const auto precision = t.get_or<std::string>("precision", "fp32");
+  if (precision != "fp32" && precision != "bf16")
+    throw InputError(t.where("precision") + ": train.precision '" + precision + "': expected fp32 or bf16");
+  const auto optimizer = t.get_or<std::string>("optimizer", "radam");
+  if (optimizer != "adam" && optimizer != "radam")
+    throw InputError(t.where("optimizer") + ": train.optimizer '" + optimizer + "': expected adam or radam");
+  for (const char* key : {"lr", "beta1", "beta2", "eps", "weight_decay", "grad_clip"}) t.get_or<double>(key, 0.0);
+  for (const char* key : {"checkpoint_every", "log_every"}) t.get_or<int64_t>(key, 0);
+  t.get_or<bool>("channels_last", false);
+  parse_lr_schedule(t);
+  ema_profiles(config);
+  parse_precond_config(config.has("precond") ? config.sub("precond") : Config());
+  const auto method = make_method(config.sub("method"));
+  const auto net = resolve_network_config(config.sub("net"));
+  if (method->resolved().value("weighting", std::string()) == "uncertainty" && net.value("arch", std::string()) != "edm2")
+    throw InputError(config.sub("method").where("weighting") + ": method.weighting 'uncertainty' needs an EDM2 network "
+                     "(net.arch '" + net.value("arch", std::string()) + "' has no uncertainty head)");
+}
+
+TrainSummary train(const TrainRequest& request) {
+  const Config& config = request.config;
+  validate_train_config(config);
+  const auto t = config.sub("train");
 
   const uint64_t seed = static_cast<uint64_t>(config.get_or<int64_t>("seed", 0));
   const auto device = resolve_device(config.get_or<std::string>("device", "auto"));
   const int64_t total_steps = t.get<int64_t>("steps");
   const int64_t batch_size = t.get<int64_t>("batch");
-  if (total_steps < 1 || batch_size < 1) throw InputError(t.where() + ": train.steps and train.batch must be >= 1");
   const auto precision = t.get_or<std::string>("precision", "fp32");
-  if (precision != "fp32")
-    throw InputError(t.where("precision") + ": train.precision '" + precision + "': only fp32 is implemented");
   const int64_t checkpoint_every = t.get_or<int64_t>("checkpoint_every", 0);
   const int64_t log_every = std::max<int64_t>(t.get_or<int64_t>("log_every", 100), 1);
   const double grad_clip = t.get_or<double>("grad_clip", 0.0);
@@ -190,6 +215,8 @@ TrainSummary train(const TrainRequest& request) {
   Networks nets;
   nets.student = build_network(net_json, precond, seed);
   nets.student->to(device);
+  const bool channels_last = t.get_or<bool>("channels_last", false);
+  if (channels_last) nets.student->set_channels_last(true);
   const auto init = t.get_or<std::string>("init", "");
   if (!init.empty()) {
     const auto group = t.get_or<std::string>("init_group", "");
@@ -201,6 +228,7 @@ TrainSummary train(const TrainRequest& request) {
     if (teacher.empty()) throw InputError(t.where() + ": method '" + method->name() + "' needs train.teacher (a checkpoint)");
     nets.teacher = load_checkpoint_network(teacher, t.get_or<std::string>("teacher_group", ""));
     nets.teacher->to(device);
+    if (channels_last) nets.teacher->set_channels_last(true);
     nets.teacher->eval();
   }
   if (method->needs_target_copy()) nets.target = clone_for_training(*nets.student);
@@ -294,8 +322,12 @@ TrainSummary train(const TrainRequest& request) {
     ctx.generator = make_generator(seed, "method.draw", static_cast<uint64_t>(step));
     default_generator(device).set_current_seed(derive_seed(seed, "dropout", static_cast<uint64_t>(step)));
 
+    // bf16: the forward passes (student, target, teacher) under autocast, the backward outside it.
+    std::optional<compat::AutocastGuard> autocast;
+    if (precision == "bf16") autocast.emplace(device.type(), torch::kBFloat16);
     const auto result = method->step_loss(batch, ctx, nets);
-    const auto loss = result.per_sample.mean();
+    autocast.reset();
+    const auto loss = precision == "bf16" ? result.per_sample.mean().to(torch::kFloat32) : result.per_sample.mean();
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) {
       const auto last = latest_checkpoint(out);
@@ -304,22 +336,7 @@ TrainSummary train(const TrainRequest& request) {
     }
     for (auto& p : params) p.mutable_grad() = torch::Tensor();
     loss.backward();
-    torch::Tensor squared = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
-    {
-      torch::NoGradGuard no_grad;
-      for (auto& p : params) {
-        if (!p.grad().defined()) continue;
-        // EDM's guard: nan_to_num(nan=0, posinf=1e5, neginf=-1e5) before the step.
-        torch::nan_to_num_(p.mutable_grad(), 0.0, 1e5, -1e5);
-        squared += p.grad().to(torch::kFloat64).square().sum();
-      }
-    }
-    const double grad_norm = std::sqrt(squared.item<double>());
-    if (grad_clip > 0 && grad_norm > grad_clip) {
-      torch::NoGradGuard no_grad;
-      for (auto& p : params)
-        if (p.grad().defined()) p.mutable_grad().mul_(grad_clip / (grad_norm + 1e-6));
-    }
+    const double grad_norm = sanitize_and_clip_gradients(params, grad_clip);
     optimizer->set_lr(lr_schedule.lr(step, step * batch_size));
     optimizer->step();
 

@@ -35,6 +35,10 @@ struct TrainSummary {
 
 TrainSummary train(const TrainRequest& request);
 
+// Every check `train` makes before it touches data, checkpoints or the device: unknown keys, types,
+// method options, the network config, lr schedule, EMA profiles (InputErrors naming the key).
+void validate_train_config(const Config& config);
+
 // The newest checkpoint (highest step) in `folder`, or "" when none.
 std::string latest_checkpoint(const std::string& folder);
 

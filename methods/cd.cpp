@@ -1,7 +1,8 @@
 // Consistency distillation, CD (METHODS.md §4; openai/consistency_models cm/karras_diffusion.py):
 // CT with x_t2 from one Heun step of the teacher's PF-ODE dx/dt = (x - D_teacher(x, t)) / t from t
 // to t2. The teacher (an EDM model) runs in eval mode under no-grad. CIFAR-10: N = 18 fixed, mu = 0;
-// ImageNet-64: N = 40, mu = 0.95 (CM paper, as recalled; check before quoting).
+// ImageNet-64: N = 40, mu = 0.95 fixed (openai/consistency_models scripts/launch.sh: start_scales 40,
+// target_ema_mode fixed, start_ema 0.95).
 #include "methods/consistency.h"
 #include "methods/ct.h"
 

@@ -5,13 +5,15 @@
 
 namespace cmbench {
 
-CtMethod::CtMethod(const Config& table) : CtMethod(table, Defaults{0, 0, 0.9, 0.9}) {}
+// CIFAR-10: s1 = 150, mu0 = 0.9 (METHODS.md §4); ImageNet-64: s1 = 200, mu0 = 0.95
+// (openai/consistency_models scripts/launch.sh, L_CT^N: end_scales 200, start_ema 0.95).
+CtMethod::CtMethod(const Config& table) : CtMethod(table, Defaults{0, 0, 0.9, 0.95}) {}
 
 CtMethod::CtMethod(const Config& table, Defaults defaults) {
   OptionReader o(table);
   grid_points_ = o.integer("grid_points", o.by_preset(defaults.grid_points_cifar10, defaults.grid_points_imagenet64));
   s0_ = o.number("s0", 2.0);
-  s1_ = o.number("s1", 150.0);
+  s1_ = o.number("s1", o.by_preset(150.0, 200.0));
   mu0_ = o.number("mu0", o.by_preset(defaults.mu0_cifar10, defaults.mu0_imagenet64));
   sigma_min_ = o.number("sigma_min", 0.002);
   sigma_max_ = o.number("sigma_max", 80.0);

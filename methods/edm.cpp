@@ -1,9 +1,14 @@
 // EDM diffusion pretraining (METHODS.md §3; NVlabs/edm training/loss.py, EDMLoss): the teacher of
 // CD and the initialization of ECT and SCT. Per sample lambda(s) ||D(x0 + s eps, s) - x0||^2 summed
 // over elements, lambda(s) = (s^2 + sd^2) / (s sd)^2, ln s ~ N(-1.2, 1.2).
+// weighting = "uncertainty" is EDM2's loss (NVlabs/edm2 training/training_loop.py, EDM2Loss): the
+// network's learned log-variance u(s) divides the weight and is added per element, so per sample
+// lambda(s) / exp(u(s)) ||D - x0||^2 + numel * u(s). EDM2 ImageNet-64 draws ln s ~ N(-0.8, 1.6).
 #include "methods/consistency.h"
 #include "methods/method.h"
 #include "methods/options.h"
+
+#include "core/error.h"
 
 namespace cmbench {
 
@@ -16,6 +21,7 @@ class EdmMethod : public Method {
     p_mean_ = o.number("p_mean", -1.2);
     p_std_ = o.number("p_std", 1.2);
     label_dropout_ = o.number("label_dropout", 0.0);
+    weighting_ = o.choice("weighting", "edm", {"edm", "uncertainty"});
     resolved_ = o.finish();
   }
 
@@ -35,7 +41,18 @@ class EdmMethod : public Method {
     const auto weight = (sigma.square() + sd * sd) / (sigma * sd).square();
     const auto denoised = nets.student->forward(x0 + per_image(sigma, x0) * draws.at("eps"), sigma, labels);
     LossResult result;
-    result.per_sample = weight * squared_norm(denoised - x0);
+    if (weighting_ == "uncertainty") {
+      const auto logvar = nets.student->uncertainty(sigma);
+      if (!logvar.defined())
+        throw InputError("method.weighting 'uncertainty' needs a network with an uncertainty head (EDM2's logvar_*); "
+                         "arch '" + nets.student->arch() + "' has none");
+      const auto u = logvar.flatten().to(x0.dtype());
+      result.per_sample = weight / u.exp() * squared_norm(denoised - x0) + static_cast<double>(x0[0].numel()) * u;
+      result.outputs["logvar"] = u;
+    } else {
+      result.per_sample = weight * squared_norm(denoised - x0);
+    }
+    result.outputs["sigma"] = sigma;
     result.outputs["weight"] = weight;
     result.outputs["denoised"] = denoised;
     return result;
@@ -43,6 +60,7 @@ class EdmMethod : public Method {
 
  private:
   double p_mean_, p_std_, label_dropout_;
+  std::string weighting_;
 };
 
 }  // namespace

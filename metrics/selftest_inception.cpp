@@ -1,6 +1,7 @@
 #include "metrics/selftest_inception.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.h"
 #include "core/npy.h"

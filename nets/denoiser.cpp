@@ -9,6 +9,15 @@ torch::Tensor Denoiser::forward(const torch::Tensor& x, const torch::Tensor& sig
   return denoise(x, sigma, class_labels, augment_labels, precond_.mode(is_training()));
 }
 
+void Denoiser::set_channels_last(bool enabled) {
+  torch::NoGradGuard no_grad;
+  const auto format = enabled ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  for (auto& [name, tensor] : state()) {
+    if (tensor.dim() == 4) tensor.set_data(tensor.contiguous(format));
+  }
+  channels_last_ = enabled;
+}
+
 int64_t Denoiser::parameter_count() {
   int64_t count = 0;
   for (const auto& p : parameters()) count += p.numel();
@@ -21,7 +30,9 @@ torch::Tensor PreconditionedNetwork::denoise(const torch::Tensor& x, const torch
   const auto levels = broadcast_sigma(sigma, x.size(0), x.scalar_type());
   const auto network = [&](const torch::Tensor& scaled_x, const torch::Tensor& c_noise) {
     // The weights are float32; float64 inputs (samplers) are evaluated in float32.
-    return raw(scaled_x.to(torch::kFloat32), c_noise.to(torch::kFloat32), class_labels, augment_labels);
+    auto input = scaled_x.to(torch::kFloat32);
+    if (channels_last() && input.dim() == 4) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+    return raw(input, c_noise.to(torch::kFloat32), class_labels, augment_labels);
   };
   return precondition(mode, precond().sigma_data, precond().c_noise_scale, network, x, levels);
 }

@@ -52,6 +52,16 @@ class Denoiser : public torch::nn::Module {
   // EDM2 only: forced weight normalization in train mode (on by default); a no-op elsewhere.
   virtual void set_forced_weight_norm(bool /*enabled*/) {}
 
+  // Channels-last (NHWC) storage for every 4-D parameter and buffer and for the network input, so
+  // that convolutions take their NHWC kernels (cuDNN tensor cores, oneDNN). Values, names and
+  // outputs are unchanged; checkpoints are written contiguous (NCHW) either way.
+  void set_channels_last(bool enabled);
+  bool channels_last() const { return channels_last_; }
+
+  // The learned log-variance u(sigma), (N, 1, 1, 1), of networks with an uncertainty head (EDM2's
+  // Precond: logvar_linear(logvar_fourier(ln(sigma) / 4))); undefined for networks without one.
+  virtual torch::Tensor uncertainty(const torch::Tensor& /*sigma*/) { return {}; }
+
   const nlohmann::json& config() const { return config_; }
   const PrecondConfig& precond() const { return precond_; }
   void set_precond(const PrecondConfig& precond) { precond_ = precond; }
@@ -68,6 +78,7 @@ class Denoiser : public torch::nn::Module {
  private:
   nlohmann::json config_;
   PrecondConfig precond_;
+  bool channels_last_ = false;
 };
 
 using DenoiserPtr = std::shared_ptr<Denoiser>;

@@ -123,6 +123,7 @@ class Edm2Network : public PreconditionedNetwork {
 
   // EDM2's uncertainty u(sigma) (its loss weighting), (N, 1, 1, 1), from c_noise = ln(sigma) / 4.
   torch::Tensor logvar(const torch::Tensor& c_noise);
+  torch::Tensor uncertainty(const torch::Tensor& sigma) override { return logvar(sigma.flatten().log() / 4); }
 
  private:
   Edm2UNet unet{nullptr};

@@ -314,6 +314,7 @@ DenoiserPtr clone_network(Denoiser& source) {
   const auto state = source.state();
   const auto device = state.empty() ? torch::Device(torch::kCPU) : state.front().second.device();
   copy->to(device);
+  copy->set_channels_last(source.channels_last());
   copy_state(source, *copy);
   copy->train(source.is_training());
   return copy;

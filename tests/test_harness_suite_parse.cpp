@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "harness/runner.h"
 #include "harness/suite.h"
 #include "harness/suite_plan.h"
 #include "test_util.h"
@@ -140,6 +141,7 @@ TEST(SuiteParse, ShippedSuitesParseAndPlan) {
     const std::string path = std::string(CMBENCH_SOURCE_DIR) + "/suites/" + name + ".toml";
     const auto suite = load_suite(path);
     EXPECT_EQ(suite.name, name);
+    EXPECT_NO_THROW(validate_suite(suite)) << name;
     const auto plan = describe_plan(suite, "runs/x");
     EXPECT_NE(plan.find("total:"), std::string::npos);
     for (const auto& stage : suite.stages) EXPECT_NE(plan.find(stage.name), std::string::npos);
@@ -149,4 +151,27 @@ TEST(SuiteParse, ShippedSuitesParseAndPlan) {
   EXPECT_EQ(paper.stages.front().steps, 390625);  // 200 Mimg at batch 512
   EXPECT_EQ(paper.record.references.size(), 11u);
   EXPECT_EQ(paper.evaluation.seed_sets.size(), 3u);
+}
+
+// Every stage's trainer config is checked before anything trains: a bad key in the last stage
+// fails at once, naming the stage's line and the key.
+TEST(SuiteParse, StageTrainerConfigsAreValidatedUpFront) {
+  test::TempDir dir;
+  const auto check = [&](const std::string& stage_extra, const std::string& want) {
+    const auto path = dir.file("s.toml");
+    test::write_text(path, suite_text(kStages + stage_extra));
+    const auto message = test::input_error_message([&] { validate_suite(load_suite(path)); });
+    EXPECT_NE(message.find(want), std::string::npos) << message;
+    EXPECT_NE(message.find("stage 'late'"), std::string::npos) << message;
+  };
+  const std::string late = "\n[stages.late]\nmethod = \"ect\"\ninit = \"ect\"\nsteps = 2\n";
+  check(late + "train = { lr_schedule = \"cosine\" }\n", "'cosine'");
+  check(late + "train = { optimizer = \"sgd\" }\n", "'sgd'");
+  check(late + "options = { q = \"two\" }\n", "q");
+  check(late + "net = { preset = \"cifar10-ddpmpp-tiny\", bogus = 1 }\n", "bogus");
+  check(late + "ema = { ema = { kind = \"cosine\" } }\n", "'cosine'");
+  check("\n[stages.late]\nmethod = \"edm\"\nsteps = 2\nnfe = [3]\noptions = { weighting = \"uncertainty\" }\n",
+        "uncertainty");
+  const auto r = test::run_cli({"run", dir.file("s.toml"), "--dry-run"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
 }

@@ -1,13 +1,18 @@
 // End to end: `cmbench run` on a tiny synthetic suite, and a run killed (SIGKILL) in the middle of
-// a stage then finished with --resume gives the same weights, samples and metric values.
+// a stage then finished with --resume gives the same weights, samples and metric values; FID and
+// IS in a suite (synthetic Inception weights) equal the standalone commands on the kept samples.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
+#include <map>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "core/hdf5.h"
 #include "core/npy.h"
@@ -19,10 +24,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string tiny_suite(const std::string& reference) {
-  return R"([suite]
-name = "tiny"
-seed = 3
+// [suite], [data], [net] and [train] of the test suites: Gaussian 16x16 images, the tiny DDPM++.
+std::string suite_head(const std::string& name, int seed) {
+  return "[suite]\nname = \"" + name + "\"\nseed = " + std::to_string(seed) + R"(
 
 [data]
 source = "gaussian"
@@ -37,6 +41,11 @@ img_resolution = 16
 batch = 4
 log_every = 1
 checkpoint_every = 2
+)";
+}
+
+std::string tiny_suite(const std::string& reference) {
+  return suite_head("tiny", 3) + R"(
 
 [stages.teacher]
 method = "edm"
@@ -156,4 +165,62 @@ TEST(SuiteRun, DryRunPrintsThePlanAndWritesNothing) {
   const auto e = test::run_cli({"run", bad, "--dry-run"});
   EXPECT_EQ(e.exit_code, 2);
   EXPECT_NE(e.err.find(bad + ":3: unknown key 'bogus'"), std::string::npos) << e.err;
+}
+
+// The runner's Inception path: FID against precomputed statistics and IS, with the synthetic
+// detector. Each value must equal what the standalone commands give on the samples the run kept.
+TEST(SuiteRun, InceptionMetricsEqualTheStandaloneCommands) {
+  test::TempDir dir;
+  const auto reference = write_reference_images(dir);
+  const auto stats = dir.file("reference-stats.npz");
+  const std::vector<std::string> env = {"CMBENCH_THREADS=2"};
+  auto r = test::run_cli({"stats", "--input", reference, "--out", stats, "--weights", "synthetic:0"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  const auto suite = dir.file("inception.toml");
+  test::write_text(suite, suite_head("inception", 5) + R"(
+[stages.ect]
+method = "ect"
+steps = 2
+options = { preset = "cifar10" }
+
+[evaluation]
+nfe = [1]
+num_samples = 10
+seed_sets = ["0-9"]
+batch = 10
+
+[evaluation.reference]
+statistics = ")" + stats + R"("
+weights = "synthetic:0"
+
+[metrics.fid]
+rtol = 0.1
+
+[metrics.is_mean]
+rtol = 0.1
+)");
+  const auto out = dir.file("out");
+  r = test::run_cli({"run", suite, "--out", out}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto store = results::read_store(out + "/results.h5");
+  ASSERT_EQ(store.runs.size(), 1u);
+  std::map<std::string, double> values;
+  for (const auto& row : store.runs[0].evaluations) values[row.metric] = row.value;
+  ASSERT_EQ(values.count("fid"), 1u) << r.out;
+  ASSERT_EQ(values.count("is_mean"), 1u) << r.out;
+  ASSERT_EQ(values.count("is_std"), 1u) << r.out;
+  EXPECT_TRUE(std::isfinite(values["fid"]) && values["fid"] > 0.0) << values["fid"];
+  EXPECT_GE(values["is_mean"], 1.0);
+
+  const auto samples = out + "/stages/ect/samples-nfe1-seeds0-9.npz";
+  ASSERT_TRUE(fs::exists(samples));
+  r = test::run_cli({"fid", samples, stats, "--weights", "synthetic:0", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NEAR(nlohmann::json::parse(r.out).at("fid").get<double>(), values["fid"], 1e-5 + 1e-6 * values["fid"]);  // streaming vs one-shot sums
+  r = test::run_cli({"is", samples, "--weights", "synthetic:0", "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto is = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(is.at("is_mean").get<double>(), values["is_mean"], 1e-9 * values["is_mean"]);
+  EXPECT_NEAR(is.at("is_std").get<double>(), values["is_std"], 1e-9 + 1e-9 * values["is_std"]);
 }

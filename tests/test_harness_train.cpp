@@ -218,5 +218,37 @@ TEST(Train, UnetResumeThroughCliIsBitExact) {
   EXPECT_NE(sampled.out.find("\"nfe\": 2"), std::string::npos) << sampled.out;
 }
 
+// train.precision = "bf16": the forward passes run under autocast (the losses differ from fp32 in
+// the low bits but stay close), training stays finite; unknown precisions are refused.
+TEST(Train, Bf16AutocastTrainsCloseToFp32) {
+  test::TempDir dir;
+  const auto text = toy_config("ect", 3, 3);
+  run(text, dir.file("fp32"));
+  run(text, dir.file("bf16"), false, {"train.precision=\"bf16\""});
+  const auto first_loss = [](const std::string& log) {
+    std::istringstream in(log);
+    std::string line;
+    std::getline(in, line);  // header
+    std::getline(in, line);
+    const auto a = line.find(',');
+    return std::stod(line.substr(a + 1, line.find(',', a + 1) - a - 1));
+  };
+  const double fp32 = first_loss(test::read_text(dir.file("fp32/training_log.csv")));
+  const double bf16 = first_loss(test::read_text(dir.file("bf16/training_log.csv")));
+  EXPECT_NE(fp32, bf16) << "autocast had no effect";
+  EXPECT_NEAR(bf16, fp32, 0.05 * std::abs(fp32));
+  const auto ckpt = read_checkpoint(dir.file("bf16/ckpt-00000003.h5"));
+  for (const auto& [name, tensor] : ckpt.group("model")) {
+    EXPECT_EQ(tensor.scalar_type(), torch::kFloat32) << name;
+    EXPECT_TRUE(torch::isfinite(tensor).all().item<bool>()) << name;
+  }
+  try {
+    run(text, dir.file("fp16"), false, {"train.precision=\"fp16\""});
+    FAIL() << "fp16 was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected fp32 or bf16"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace cmbench

@@ -11,6 +11,7 @@
 #include "methods/registry.h"
 #include "methods/selftest_losses.h"
 #include "methods/toy_networks.h"
+#include "nets/factory.h"
 #include "test_util.h"
 
 namespace cmbench {
@@ -68,6 +69,53 @@ TEST(Losses, StudentAndTargetShareDropoutMasks) {
   EXPECT_FALSE(torch::equal(a, b));
   const auto pair = paired_passes(*net, *net, x, s, x, s, {});
   EXPECT_TRUE(torch::equal(pair.student.detach(), pair.target));
+}
+
+// EDM2's loss (weighting = "uncertainty"): lambda / exp(u) ||D - x0||^2 + numel u per sample, with u
+// the network's learned log-variance; its gradient reaches logvar_linear. Networks without the head
+// are refused with a clear message.
+TEST(Losses, EdmUncertaintyWeightingIsEdm2Loss) {
+  Config net_table;
+  net_table.set("preset=\"imagenet64-edm2-tiny\"");
+  NetworkOptions options;
+  options.seed = 4;
+  auto net = make_network(net_table, {}, options);
+  net->train();
+  const auto labels = torch::nn::functional::one_hot(torch::arange(4) % 10, 10).to(torch::kFloat32);
+  TrainingBatch batch{torch::rand({4, 3, 32, 32}) * 2 - 1, labels, {}, {}};
+  StepContext ctx;
+  ctx.generator = make_generator(2, "test");
+  auto method = make_method(method_table("name = \"edm\"\nweighting = \"uncertainty\"\np_mean = -0.8\np_std = 1.6\n"));
+  const auto result = method->step_loss(batch, ctx, Networks{net, nullptr, nullptr});
+
+  // Backward first: in train mode every EDM2 forward renormalizes the weights in place (forced
+  // weight normalization), so the check's own pass must come after it.
+  result.per_sample.mean().backward();
+  for (const auto& [name, tensor] : net->state()) {
+    if (name == "logvar_linear.weight") {
+      ASSERT_TRUE(tensor.grad().defined());
+      EXPECT_GT(tensor.grad().abs().sum().item<double>(), 0.0);
+    }
+  }
+  torch::NoGradGuard no_grad;
+  const auto sigma = result.outputs.at("sigma");
+  const auto u = net->uncertainty(sigma).flatten();
+  const double sd = net->precond().sigma_data;
+  const auto weight = (sigma.square() + sd * sd) / (sigma * sd).square();
+  const auto diff = (result.outputs.at("denoised").detach() - batch.images).square().sum({1, 2, 3});
+  const auto want = weight / u.exp() * diff + 3.0 * 32 * 32 * u;
+  EXPECT_TRUE(torch::allclose(result.per_sample.detach(), want, 1e-5, 1e-4)) << result.per_sample << want;
+  EXPECT_TRUE(torch::allclose(result.outputs.at("logvar").detach(), u, 1e-5, 1e-6));
+
+  PrecondConfig precond;
+  auto mlp = std::make_shared<MlpDenoiser>(MlpOptions().img_channels(3).img_resolution(4).hidden(8), precond);
+  TrainingBatch small{torch::zeros({2, 3, 4, 4}), {}, {}, {}};
+  try {
+    method->step_loss(small, ctx, Networks{mlp, nullptr, nullptr});
+    FAIL() << "a network without an uncertainty head was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("uncertainty head"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

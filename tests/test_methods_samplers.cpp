@@ -1,6 +1,7 @@
 // Samplers against closed forms: EDM Heun with the exact denoiser of a Gaussian mixture reproduces
 // its mean and covariance; CM and ECT multistep with the exact consistency function of isotropic
-// Gaussian data give the predicted variances; per-image generators make any seed subset reproduce.
+// Gaussian data give the predicted variances; per-image generators make any seed subset reproduce;
+// classifier-free guidance combines the conditional and unconditional passes as D_u + w (D_c - D_u).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include "core/torch_compat.h"
 #include "methods/samplers.h"
 #include "nets/analytic.h"
+#include "nets/factory.h"
 
 namespace cmbench {
 namespace {
@@ -90,6 +92,35 @@ TEST(Samplers, SeedSubsetsReproduce) {
   auto part = generators(3, 2);
   const auto x_part = ect_sample(f, latents(part, 3), part, {80.0, 0.821, 0.1}).images;
   EXPECT_TRUE(torch::equal(x_all.slice(0, 3, 5), x_part));
+}
+
+TEST(Samplers, ClassifierFreeGuidanceCombinesConditionalAndUnconditional) {
+  Config table;
+  table.set("preset=\"imagenet64-adm-tiny\"");
+  NetworkOptions options;
+  options.seed = 1;
+  auto net = make_network(table, {}, options);
+  net->eval();
+  {
+    // EDM initializes the output layer to zero, so a fresh network ignores its labels: perturb it.
+    torch::NoGradGuard no_grad;
+    auto g = compat::make_cpu_generator(2);
+    for (auto& p : net->parameters()) p.add_(torch::randn(p.sizes(), g, torch::kFloat32) * 0.05);
+  }
+  const auto labels = torch::nn::functional::one_hot(torch::tensor({3, 7}), 10).to(torch::kFloat32);
+  const auto x = torch::randn({2, 3, 32, 32}) * 5;
+  const auto sigma = torch::full({2}, 5.0, torch::kFloat64);
+  torch::Tensor conditional, unconditional;
+  {
+    torch::NoGradGuard no_grad;
+    conditional = net->forward(x, sigma, labels).to(torch::kFloat64);
+    unconditional = net->forward(x, sigma, torch::zeros_like(labels)).to(torch::kFloat64);
+  }
+  ASSERT_FALSE(torch::allclose(conditional, unconditional)) << "the labels must matter for this test";
+  EXPECT_TRUE(torch::equal(make_denoise_fn(*net, labels, 1.0)(x, sigma), conditional));
+  EXPECT_TRUE(torch::allclose(make_denoise_fn(*net, labels, 0.0)(x, sigma), unconditional, 0, 1e-12));
+  const auto guided = make_denoise_fn(*net, labels, 2.5)(x, sigma);
+  EXPECT_TRUE(torch::allclose(guided, unconditional + 2.5 * (conditional - unconditional), 0, 1e-12));
 }
 
 }  // namespace

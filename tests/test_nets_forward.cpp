@@ -1,4 +1,4 @@
-// Forward passes of the small presets (and the CIFAR-10 presets at batch 1): shapes, dtypes,
+// Forward passes of the small presets (and the CIFAR-10, ADM and EDM2-S presets at batch 1): shapes, dtypes,
 // determinism of the initialization, sigma == 0, EDM2's forced weight normalization, clones.
 #include <gtest/gtest.h>
 
@@ -71,6 +71,12 @@ TEST(NetsForward, SmallPresetsRun) {
 TEST(NetsForward, Cifar10PresetsRunAtBatchOne) {
   expect_forward_shapes("cifar10-ddpmpp", 1);
   expect_forward_shapes("cifar10-ncsnpp", 1);
+}
+
+// The full ImageNet-64 networks at their real size (295.9M and 280.2M parameters), batch 1.
+TEST(NetsForward, ImageNetPresetsRunAtBatchOne) {
+  expect_forward_shapes("imagenet64-adm", 1);
+  expect_forward_shapes("imagenet64-edm2-s", 1);
 }
 
 TEST(NetsForward, InitializationIsDeterministicPerSeed) {
@@ -175,6 +181,43 @@ TEST(NetsForward, CloneReproducesOutputs) {
   auto other = build("cifar10-ncsnpp-tiny", 4);
   other->eval();
   EXPECT_FALSE(torch::equal(a, other->forward(x, torch::full({2}, 2.0))));
+}
+
+// Channels-last storage changes the memory layout only: the same outputs (to float32 rounding of
+// the different kernels), the same state values, NCHW again when turned off, kept by clones.
+TEST(NetsForward, ChannelsLastGivesTheSameOutputs) {
+  for (const std::string preset : {"cifar10-ddpmpp-tiny", "imagenet64-adm-tiny", "imagenet64-edm2-tiny"}) {
+    auto reference = build(preset, 5);
+    auto nhwc = build(preset, 5);
+    nhwc->set_channels_last(true);
+    ASSERT_TRUE(nhwc->channels_last());
+    int64_t converted = 0;
+    for (const auto& [name, tensor] : nhwc->state()) {
+      if (tensor.dim() != 4) continue;
+      EXPECT_TRUE(tensor.is_contiguous(at::MemoryFormat::ChannelsLast)) << preset << " " << name;
+      ++converted;
+    }
+    EXPECT_GT(converted, 0) << preset;
+    const auto a = reference->state(), b = nhwc->state();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+
+    const auto res = reference->img_resolution();
+    const auto x = torch::randn({2, reference->img_channels(), res, res});
+    const auto sigma = torch::tensor({0.3, 7.0});
+    const auto labels = reference->label_dim() ? one_hot_labels(2, reference->label_dim()) : torch::Tensor();
+    reference->eval();
+    nhwc->eval();
+    torch::NoGradGuard no_grad;
+    const auto want = reference->forward(x, sigma, labels);
+    const auto got = nhwc->forward(x, sigma, labels);
+    EXPECT_TRUE(torch::allclose(got, want, 1e-4, 1e-5)) << preset << ": max |diff| " << (got - want).abs().max();
+
+    const auto copy = clone_network(*nhwc);
+    EXPECT_TRUE(copy->channels_last());
+    nhwc->set_channels_last(false);
+    for (const auto& [name, tensor] : nhwc->state()) EXPECT_TRUE(tensor.is_contiguous()) << name;
+  }
 }
 
 }  // namespace
