@@ -12,7 +12,14 @@ torch::Tensor replayed_target_pass(Denoiser& target, const torch::Tensor& x_t, c
                                    const torch::Device& device) {
   set_generator_state(default_generator(device), generator_state);
   torch::NoGradGuard no_grad;
-  return torch::nan_to_num(target.forward(x_t, t, labels)).detach();
+  // EDM2's forced weight normalization rewrites the weights in place in train mode; when the target
+  // is the student itself that would invalidate the student pass's graph. The student pass has just
+  // normalized them, so the target's output is the same without it.
+  const bool forced = target.forced_weight_norm();
+  target.set_forced_weight_norm(false);
+  auto out = torch::nan_to_num(target.forward(x_t, t, labels)).detach();
+  target.set_forced_weight_norm(forced);
+  return out;
 }
 
 PairedOutputs paired_passes(Denoiser& student, Denoiser& target, const torch::Tensor& x_s, const torch::Tensor& s,

@@ -51,6 +51,7 @@ class Denoiser : public torch::nn::Module {
 
   // EDM2 only: forced weight normalization in train mode (on by default); a no-op elsewhere.
   virtual void set_forced_weight_norm(bool /*enabled*/) {}
+  virtual bool forced_weight_norm() const { return false; }
 
   // Channels-last (NHWC) storage for every 4-D parameter and buffer and for the network input, so
   // that convolutions take their NHWC kernels (cuDNN tensor cores, oneDNN). Values, names and

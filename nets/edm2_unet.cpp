@@ -235,6 +235,7 @@ torch::Tensor Edm2Network::raw(const torch::Tensor& scaled_x, const torch::Tenso
 }
 
 void Edm2Network::set_forced_weight_norm(bool enabled) {
+  forced_weight_norm_ = enabled;
   for (auto& module : modules(/*include_self=*/false))
     if (auto* conv = module->as<MPConvImpl>()) conv->set_forced_weight_norm(enabled);
 }

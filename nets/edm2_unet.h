@@ -120,6 +120,7 @@ class Edm2Network : public PreconditionedNetwork {
                     const torch::Tensor& augment_labels) override;
   NamedTensors state() override { return ordered_state(*this); }
   void set_forced_weight_norm(bool enabled) override;
+  bool forced_weight_norm() const override { return forced_weight_norm_; }
 
   // EDM2's uncertainty u(sigma) (its loss weighting), (N, 1, 1, 1), from c_noise = ln(sigma) / 4.
   torch::Tensor logvar(const torch::Tensor& c_noise);
@@ -129,6 +130,7 @@ class Edm2Network : public PreconditionedNetwork {
   Edm2UNet unet{nullptr};
   MPFourier logvar_fourier{nullptr};
   MPConv logvar_linear{nullptr};
+  bool forced_weight_norm_ = true;
 };
 
 }  // namespace cmbench

@@ -155,6 +155,31 @@ TEST(Train, EveryMethodTrainsWithoutDiverging) {
   }
 }
 
+// The U-Nets the paper suites train, two steps of every method each: EDM2 (whose forced weight
+// normalization rewrites weights in place in train mode, which the target pass must not do to the
+// student's graph) with dropout so that the target replays the masks, and ADM with channels-last.
+TEST(Train, EveryMethodStepsOnTheEdm2AndAdmUNets) {
+  test::TempDir dir;
+  for (const std::string preset : {"imagenet64-edm2-tiny", "imagenet64-adm-tiny"}) {
+    const auto base = "seed = 2\ndevice = \"cpu\"\n[net]\npreset = \"" + preset +
+                      "\"\nlabel_dim = 0\ndropout = 0.2\n"
+                      "[data]\nsource = \"gaussian\"\nchannels = 3\nresolution = 32\n"
+                      "[train]\nsteps = 2\nbatch = 4\noptimizer = \"adam\"\nlr = 1e-3\ncheckpoint_every = 2\n"
+                      "channels_last = " + std::string(preset == "imagenet64-adm-tiny" ? "true" : "false") + "\n";
+    const auto teacher_dir = dir.file(preset + "-edm");
+    run(base + "[method]\nname = \"edm\"\n", teacher_dir);
+    const auto teacher = teacher_dir + "/ckpt-00000002.h5";
+    for (const std::string method : {"cd", "ct", "ict", "ect", "sct"}) {
+      std::vector<std::string> sets;
+      if (method == "cd") sets = {"train.teacher=\"" + teacher + "\"", "train.init=\"" + teacher + "\""};
+      if (method == "ect" || method == "sct") sets = {"train.init=\"" + teacher + "\""};
+      const auto s = run(base + "[method]\nname = \"" + method + "\"\npreset = \"imagenet64\"\n",
+                         dir.file(preset + "-" + method), false, sets);
+      EXPECT_TRUE(std::isfinite(s.final_loss)) << preset << " " << method;
+    }
+  }
+}
+
 // `cmbench train` and `cmbench sample --noise`: the one-step output equals f(80 z, 80) of the
 // checkpoint's EMA network evaluated directly.
 TEST(Train, CliTrainAndSampleReproduceOneStepOutput) {
