@@ -21,12 +21,6 @@ function(cmbench_module name)
 endfunction()
 
 set(CMBENCH_WARNING_FLAGS -Wall -Wextra)
-# GCC 12 (Debian 12's compiler) in C++20 mode at -O3 reports -Wstringop-overflow inside libstdc++'s
-# inlined `"literal" + std::string` (a false positive; the same code is clean as C++17).
-if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 12
-   AND CMAKE_CXX_COMPILER_VERSION VERSION_LESS 13 AND CMAKE_CXX_STANDARD GREATER_EQUAL 20)
-  list(APPEND CMBENCH_WARNING_FLAGS -Wno-stringop-overflow)
-endif()
 
 function(cmbench_warnings target)
   target_compile_options(${target} PRIVATE ${CMBENCH_WARNING_FLAGS})

@@ -31,7 +31,10 @@ bool wants(const Suite& suite, const std::string& metric) {
 
 std::string sigma_list(const std::vector<double>& sigmas) {
   std::string out;
-  for (double s : sigmas) out += (out.empty() ? "" : ",") + fmt::format("{}", s);
+  for (double s : sigmas) {
+    if (!out.empty()) out += ',';
+    out += fmt::format("{}", s);
+  }
   return out;
 }
 

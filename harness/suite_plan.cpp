@@ -44,7 +44,8 @@ std::string describe_plan(const Suite& suite, const std::string& out_dir) {
     std::string nfes;
     for (const int64_t n : s.nfe) {
       evals += n * e.num_samples * static_cast<int64_t>(e.seed_sets.size());
-      nfes += (nfes.empty() ? "" : ",") + std::to_string(n);
+      if (!nfes.empty()) nfes += ',';
+      nfes += std::to_string(n);
     }
     out += fmt::format("{:<3} {:<12} {:<6} {:<20} {:>10} {:>6} {:>12} {:<12} {:>14} {:>12}\n", i + 1, s.name, s.method,
                        joined(s.depends), s.steps, s.batch, count(images), nfes, count(samples), count(evals));

@@ -281,7 +281,7 @@ void write_store(const std::string& path, const StoreContents& contents) {
 void remove_stale_temporaries(const std::string& path) {
   const std::filesystem::path target(path);
   const auto folder = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  const std::string prefix = "." + target.filename().string() + ".tmp.";
+  const std::string prefix = fmt::format(".{}.tmp.", target.filename().string());
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
     if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);

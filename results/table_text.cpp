@@ -20,7 +20,7 @@ std::string markdown_escape(const std::string& s) {
 
 void markdown_table(std::string& out, const SimpleTable& t) {
   out += "|";
-  for (const auto& h : t.header) out += " " + markdown_escape(h) + " |";
+  for (const auto& h : t.header) out += fmt::format(" {} |", markdown_escape(h));
   out += "\n|";
   for (size_t c = 0; c < t.header.size(); ++c) {
     const bool numeric = !t.rows.empty() && t.rows.front()[c].numeric;
@@ -29,7 +29,7 @@ void markdown_table(std::string& out, const SimpleTable& t) {
   out += "\n";
   for (const auto& row : t.rows) {
     out += "|";
-    for (const auto& cell : row) out += " " + markdown_escape(cell.text) + " |";
+    for (const auto& cell : row) out += fmt::format(" {} |", markdown_escape(cell.text));
     out += "\n";
   }
 }
@@ -88,10 +88,16 @@ std::string render_markdown(const TableModel& model) {
 std::string render_csv(const TableModel& model) {
   std::string out;
   const auto& t = model.results;
-  for (size_t c = 0; c < t.raw_header.size(); ++c) out += (c ? "," : "") + csv_field(t.raw_header[c]);
+  for (size_t c = 0; c < t.raw_header.size(); ++c) {
+    if (c) out += ',';
+    out += csv_field(t.raw_header[c]);
+  }
   out += "\n";
   for (const auto& row : t.rows) {
-    for (size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + csv_field(row[c].raw);
+    for (size_t c = 0; c < row.size(); ++c) {
+      if (c) out += ',';
+      out += csv_field(row[c].raw);
+    }
     out += "\n";
   }
   return out;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/npy.h"
@@ -64,8 +65,8 @@ TEST(CliFrechet, MatchesClosedForms) {
   test::TempDir dir;
   int index = 0;
   for (const auto& c : vectors.at("cases")) {
-    const auto a = dir.file("a" + std::to_string(index) + ".npz");
-    const auto b = dir.file("b" + std::to_string(index) + ".npz");
+    const auto a = dir.file(fmt::format("a{}.npz", index));
+    const auto b = dir.file(fmt::format("b{}.npz", index));
     write_stats(a, from_json_vector(c.at("mu1")), from_json_vector(c.at("sigma1")));
     write_stats(b, from_json_vector(c.at("mu2")), from_json_vector(c.at("sigma2")));
     const double want = c.at("fid").get<double>();

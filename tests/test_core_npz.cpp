@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
@@ -34,7 +36,7 @@ TEST(Npy, RoundTripEveryDtype) {
   const std::vector<NpyArray> arrays = {ramp<uint8_t>({2, 3, 4}), ramp<int32_t>({5}),  ramp<int64_t>({3, 2}),
                                         ramp<float>({4, 4}),      ramp<double>({2, 2, 2}), ramp<int64_t>({})};
   for (size_t i = 0; i < arrays.size(); ++i) {
-    const std::string path = dir.file("a" + std::to_string(i) + ".npy");
+    const std::string path = dir.file(fmt::format("a{}.npy", i));
     write_npy(path, arrays[i]);
     expect_equal(read_npy(path), arrays[i]);
   }
