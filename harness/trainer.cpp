@@ -14,9 +14,9 @@
 #include "core/ema.h"
 #include "core/error.h"
 #include "core/progress.h"
-#include "core/torch_compat.h"
 #include "core/rng.h"
 #include "core/seed.h"
+#include "core/torch_compat.h"
 #include "data/image_source.h"
 #include "data/loader.h"
 #include "harness/lr_schedule.h"
@@ -158,9 +158,16 @@ torch::Tensor one_hot_labels(const torch::Tensor& labels, int64_t label_dim) {
   return torch::one_hot(labels.to(torch::kInt64), label_dim).to(torch::kFloat32);
 }
 
-}  // namespace
+// The parsed pieces of a trainer config, after every check that needs no data, checkpoint or device.
+struct TrainPlan {
+  std::unique_ptr<Method> method;
+  LrSchedule lr_schedule;
+  PrecondConfig precond;
+  nlohmann::json net;
+  std::vector<std::pair<std::string, EmaOptions>> emas;
+};
 
-void validate_train_config(const Config& config) {
+TrainPlan plan_training(const Config& config) {
   const auto unknown = config.unknown_keys({"seed", "device", "method", "net", "precond", "data", "train", "ema"});
   if (!unknown.empty()) throw InputError(config.where() + ": unknown key '" + unknown.front() + "'");
   const auto t = config.sub("train");
@@ -182,19 +189,27 @@ void validate_train_config(const Config& config) {
   for (const char* key : {"lr", "beta1", "beta2", "eps", "weight_decay", "grad_clip"}) t.get_or<double>(key, 0.0);
   for (const char* key : {"checkpoint_every", "log_every"}) t.get_or<int64_t>(key, 0);
   t.get_or<bool>("channels_last", false);
-  parse_lr_schedule(t);
-  ema_profiles(config);
-  parse_precond_config(config.has("precond") ? config.sub("precond") : Config());
-  const auto method = make_method(config.sub("method"));
-  const auto net = resolve_network_config(config.sub("net"));
-  if (method->resolved().value("weighting", std::string()) == "uncertainty" && net.value("arch", std::string()) != "edm2")
+  TrainPlan plan;
+  plan.lr_schedule = parse_lr_schedule(t);
+  plan.emas = ema_profiles(config);
+  plan.precond = parse_precond_config(config.has("precond") ? config.sub("precond") : Config());
+  plan.method = make_method(config.sub("method"));
+  plan.net = resolve_network_config(config.sub("net"));
+  const auto arch = plan.net.value("arch", std::string());
+  if (plan.method->resolved().value("weighting", std::string()) == "uncertainty" && arch != "edm2")
     throw InputError(config.sub("method").where("weighting") + ": method.weighting 'uncertainty' needs an EDM2 network "
-                     "(net.arch '" + net.value("arch", std::string()) + "' has no uncertainty head)");
+                     "(net.arch '" + arch + "' has no uncertainty head)");
+  return plan;
 }
+
+}  // namespace
+
+void validate_train_config(const Config& config) { plan_training(config); }
 
 TrainSummary train(const TrainRequest& request) {
   const Config& config = request.config;
-  validate_train_config(config);
+  auto plan = plan_training(config);
+  const auto& method = plan.method;
   const auto t = config.sub("train");
 
   const uint64_t seed = static_cast<uint64_t>(config.get_or<int64_t>("seed", 0));
@@ -207,13 +222,10 @@ TrainSummary train(const TrainRequest& request) {
   const double grad_clip = t.get_or<double>("grad_clip", 0.0);
   const auto out = request.out.empty() ? t.get_or<std::string>("out", "runs/train") : request.out;
 
-  const auto method = make_method(config.sub("method"));
-  const auto lr_schedule = parse_lr_schedule(t);
-  const auto precond = parse_precond_config(config.has("precond") ? config.sub("precond") : Config());
-  const auto net_json = resolve_network_config(config.sub("net"));
+  const auto& lr_schedule = plan.lr_schedule;
 
   Networks nets;
-  nets.student = build_network(net_json, precond, seed);
+  nets.student = build_network(plan.net, plan.precond, seed);
   nets.student->to(device);
   const bool channels_last = t.get_or<bool>("channels_last", false);
   if (channels_last) nets.student->set_channels_last(true);
@@ -244,7 +256,7 @@ TrainSummary train(const TrainRequest& request) {
                                      .weight_decay(t.get_or<double>("weight_decay", 0.0));
   auto optimizer = make_optimizer(t.get_or<std::string>("optimizer", "radam"), params, optimizer_options);
   std::vector<Ema> emas;
-  for (const auto& [name, options] : ema_profiles(config)) emas.emplace_back(name, options, nets.student->state());
+  for (const auto& [name, options] : plan.emas) emas.emplace_back(name, options, nets.student->state());
 
   // The resolved config, stored in every checkpoint.
   auto resolved = config.to_json();
