@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -111,17 +112,23 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, cons
       }
       const bool want_fid = wants(suite, "fid"), want_is = wants(suite, "is_mean");
       if (want_fid || want_is) {
-        // One Inception pass serves both metrics: pool3 for FID, unbiased logits for IS.
-        const auto features = extract_all_features(
-            *generated, all, *refs.detector,
-            ExtractionOptions().batch(e.batch).label(request.out).with_logits(want_is));
+        // One Inception pass serves both metrics: pool3 streams into the FID statistics (50k features
+        // never sit in memory), the unbiased logits are kept for IS.
+        StatisticsAccumulator accumulator;
+        std::vector<torch::Tensor> logits;
+        extract_features(*generated, all, *refs.detector,
+                         ExtractionOptions().batch(e.batch).label(request.out).with_logits(want_is),
+                         [&](const FidInceptionOutput& batch) {
+                           if (want_fid) accumulator.add(batch.pool3);
+                           if (want_is) logits.push_back(batch.logits_unbiased);
+                         });
         if (want_fid) {
-          const auto stats = compute_statistics(features.pool3, 1);
+          const auto stats = accumulator.finish(1);
           row("fid", frechet_distance(stats.mu, stats.sigma, refs.fid_stats.mu, refs.fid_stats.sigma), fid_reference,
               detector);
         }
         if (want_is) {
-          const auto score = inception_score_from_logits(features.logits_unbiased, 10, std::nullopt);
+          const auto score = inception_score_from_logits(torch::cat(logits), 10, std::nullopt);
           row("is_mean", score.mean, "", detector);
           row("is_std", score.std, "", detector);
         }
