@@ -11,9 +11,7 @@ namespace {
 void forward_backward(benchmark::State& state, const std::string& preset, int64_t batch, const torch::Device& device,
                       bool channels_last = false) {
   cmbench::configure_threads();
-  cmbench::Config table;
-  table.set("preset=\"" + preset + "\"");
-  auto net = cmbench::make_network(table);
+  auto net = cmbench::make_preset_network(preset);
   net->to(device);
   net->set_channels_last(channels_last);
   net->train();

@@ -309,6 +309,14 @@ void copy_state(Denoiser& source, Denoiser& destination) {
   }
 }
 
+DenoiserPtr make_preset_network(const std::string& preset, uint64_t seed) {
+  Config net;
+  net.set("preset=" + json(preset).dump());
+  NetworkOptions options;
+  options.seed = seed;
+  return make_network(net, {}, options);
+}
+
 DenoiserPtr clone_network(Denoiser& source) {
   auto copy = make_network(source.config(), source.precond());
   const auto state = source.state();

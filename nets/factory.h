@@ -45,6 +45,8 @@ nlohmann::json resolve_net_config(const nlohmann::json& net);
 DenoiserPtr make_network(const Config& net, const PrecondConfig& precond = {}, const NetworkOptions& options = {});
 DenoiserPtr make_network(const nlohmann::json& net, const PrecondConfig& precond = {},
                          const NetworkOptions& options = {});
+// The network of preset `preset` as it stands, initialized from `seed` (tests, benchmarks).
+DenoiserPtr make_preset_network(const std::string& preset, uint64_t seed = 0);
 
 // A network of the same architecture and preconditioning whose tensors are copies of `source`'s
 // (EMA and CM target networks), on the same device, in the same train/eval mode.

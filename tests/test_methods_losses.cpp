@@ -75,11 +75,7 @@ TEST(Losses, StudentAndTargetShareDropoutMasks) {
 // the network's learned log-variance; its gradient reaches logvar_linear. Networks without the head
 // are refused with a clear message.
 TEST(Losses, EdmUncertaintyWeightingIsEdm2Loss) {
-  Config net_table;
-  net_table.set("preset=\"imagenet64-edm2-tiny\"");
-  NetworkOptions options;
-  options.seed = 4;
-  auto net = make_network(net_table, {}, options);
+  auto net = make_preset_network("imagenet64-edm2-tiny", 4);
   net->train();
   const auto labels = torch::nn::functional::one_hot(torch::arange(4) % 10, 10).to(torch::kFloat32);
   TrainingBatch batch{torch::rand({4, 3, 32, 32}) * 2 - 1, labels, {}, {}};

@@ -95,11 +95,7 @@ TEST(Samplers, SeedSubsetsReproduce) {
 }
 
 TEST(Samplers, ClassifierFreeGuidanceCombinesConditionalAndUnconditional) {
-  Config table;
-  table.set("preset=\"imagenet64-adm-tiny\"");
-  NetworkOptions options;
-  options.seed = 1;
-  auto net = make_network(table, {}, options);
+  auto net = make_preset_network("imagenet64-adm-tiny", 1);
   net->eval();
   {
     // EDM initializes the output layer to zero, so a fresh network ignores its labels: perturb it.

@@ -21,13 +21,7 @@
 namespace cmbench {
 namespace {
 
-DenoiserPtr tiny(uint64_t seed) {
-  Config net;
-  net.set("preset=\"cifar10-ncsnpp-tiny\"");
-  NetworkOptions options;
-  options.seed = seed;
-  return make_network(net, {}, options);
-}
+DenoiserPtr tiny(uint64_t seed) { return make_preset_network("cifar10-ncsnpp-tiny", seed); }
 
 Checkpoint training_checkpoint(Denoiser& model, Denoiser& ema) {
   Checkpoint c;

@@ -9,13 +9,7 @@
 namespace cmbench {
 namespace {
 
-DenoiserPtr build(const std::string& preset, uint64_t seed = 0) {
-  Config net;
-  net.set("preset=\"" + preset + "\"");
-  NetworkOptions options;
-  options.seed = seed;
-  return make_network(net, {}, options);
-}
+DenoiserPtr build(const std::string& preset, uint64_t seed = 0) { return make_preset_network(preset, seed); }
 
 torch::Tensor one_hot_labels(int64_t n, int64_t dim) {
   return torch::nn::functional::one_hot(torch::arange(n) % dim, dim).to(torch::kFloat32);
