@@ -1,6 +1,7 @@
 #include "core/device.h"
 
 #include <cstdlib>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -15,9 +16,31 @@ torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available()) {
-      throw InputError(fmt::format("device '{}': this build or machine has no CUDA device", name));
+    if (!compat::built_with_cuda()) {
+      throw InputError(fmt::format("device '{}': this cmbench is built against a CPU-only LibTorch {}; build it "
+                                   "against a CUDA LibTorch (README, GPU build) or use --device cpu",
+                                   name, compat::torch_version()));
     }
+    if (!torch::cuda::is_available()) {
+      throw InputError(fmt::format("device '{}': LibTorch {} has CUDA but sees no GPU (driver missing, or "
+                                   "CUDA_VISIBLE_DEVICES hides every device)", name, compat::torch_version()));
+    }
+    std::optional<torch::Device> device;
+    try {
+      device = torch::Device(name);
+    } catch (const c10::Error&) {
+    }
+    if (device) {
+      const auto count = static_cast<int64_t>(torch::cuda::device_count());
+      if (device->has_index() && device->index() >= count) {
+        throw InputError(fmt::format("device '{}': this machine has {} CUDA device{} (cuda:0 to cuda:{})", name, count,
+                                     count == 1 ? "" : "s", count - 1));
+      }
+      return *device;
+    }
+  }
+  // A PrivateUse1 backend registered in this process (the tests' shadow device).
+  if (name.rfind("privateuseone", 0) == 0 && c10::impl::hasDeviceGuardImpl(c10::DeviceType::PrivateUse1)) {
     try {
       return torch::Device(name);
     } catch (const c10::Error&) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -19,9 +20,15 @@ inline std::string torch_version() {
          std::to_string(TORCH_VERSION_PATCH);
 }
 
-// Symmetric eigendecomposition of the lower triangle: 1.13 requires the `uplo` argument.
-inline std::tuple<torch::Tensor, torch::Tensor> eigh(const torch::Tensor& a) { return torch::linalg::eigh(a, "L"); }
-inline torch::Tensor eigvalsh(const torch::Tensor& a) { return torch::linalg::eigvalsh(a, "L"); }
+// Symmetric eigendecomposition of the lower triangle. The C++ `torch::linalg` namespace (torch/linalg.h)
+// is gone in 2.6+; ATen's functions exist in every version (1.13 requires the `uplo` argument).
+inline std::tuple<torch::Tensor, torch::Tensor> eigh(const torch::Tensor& a) { return at::linalg_eigh(a, "L"); }
+inline torch::Tensor eigvalsh(const torch::Tensor& a) { return at::linalg_eigvalsh(a, "L"); }
+
+// The 2-norm over `dims`, accumulated in `dtype` (torch::linalg::vector_norm before 2.6).
+inline torch::Tensor vector_norm(const torch::Tensor& x, at::IntArrayRef dims, bool keepdim, at::ScalarType dtype) {
+  return at::linalg_vector_norm(x, 2, dims, keepdim, dtype);
+}
 
 // c10::optional is its own type in 1.13 and an alias of std::optional in 2.x.
 template <class T>
@@ -40,9 +47,15 @@ inline void disable_tf32() {
 
 // The default generator of a device (the CPU one, or CUDA device `index`). Context::defaultGenerator
 // exists in 1.13 and every 2.x; CUDAHooksInterface::getDefaultCUDAGenerator was renamed in 2.6.
+// A PrivateUse1 device (the tests' shadow device, tests/shadow_device.h) runs CPU kernels, which draw
+// from the CPU generator.
 inline torch::Generator default_generator(const torch::Device& device) {
+  if (device.type() == c10::DeviceType::PrivateUse1) return at::globalContext().defaultGenerator(torch::kCPU);
   return at::globalContext().defaultGenerator(device);
 }
+
+// Whether this LibTorch was built with CUDA (libtorch_cuda loaded), whether or not a GPU is present.
+inline bool built_with_cuda() { return c10::impl::hasDeviceGuardImpl(c10::DeviceType::CUDA); }
 
 // softmax(q k^T / sqrt(E)) v for q, k, v of shape (B, L, E): the fused kernel where LibTorch has one
 // (2.x), an explicit softmax otherwise (1.13 has no scaled_dot_product_attention). The fused kernels
@@ -56,6 +69,19 @@ inline torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, c
   return torch::bmm(torch::bmm(q, (k * scale).transpose(1, 2)).softmax(-1), v);
 #endif
 }
+
+// A c10::Allocator written once for every version: Allocator::allocate lost its `const` and gained a
+// pure virtual copy_data in 2.3. Subclasses implement allocate_bytes.
+class AllocatorBase : public c10::Allocator {
+ public:
+  virtual c10::DataPtr allocate_bytes(size_t bytes) const = 0;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  c10::DataPtr allocate(size_t bytes) override { return allocate_bytes(bytes); }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#else
+  c10::DataPtr allocate(size_t bytes) const override { return allocate_bytes(bytes); }
+#endif
+};
 
 // Mixed precision for a scope, as Python's `with torch.autocast(device_type, dtype)`: eligible ops
 // (convolutions, matmuls) run in `dtype`, the previous state returns on exit and the cast cache is

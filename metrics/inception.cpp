@@ -26,8 +26,17 @@ BasicConvImpl::BasicConvImpl(const BasicConvOptions& o) : options_(o) {
 void BasicConvImpl::fold_batch_norm() {
   torch::NoGradGuard no_grad;
   const auto scale = bn->weight / torch::sqrt(bn->running_var + bn->options.eps());
-  folded_weight_ = (conv->weight * scale.view({-1, 1, 1, 1})).contiguous();
-  folded_bias_ = (bn->bias - bn->running_mean * scale).contiguous();
+  auto weight = (conv->weight * scale.view({-1, 1, 1, 1})).contiguous();
+  auto bias = (bn->bias - bn->running_mean * scale).contiguous();
+  // Buffers, so that Module::to() moves them with the parameters (plain members stayed on the CPU
+  // when the detector was moved to CUDA after folding).
+  if (!folded_weight_.defined()) {
+    folded_weight_ = register_buffer(std::string(kFoldedWeight), weight);
+    folded_bias_ = register_buffer(std::string(kFoldedBias), bias);
+  } else {
+    folded_weight_.copy_(weight);
+    folded_bias_.copy_(bias);
+  }
 }
 
 torch::Tensor BasicConvImpl::forward(const torch::Tensor& x) {
@@ -218,7 +227,9 @@ std::vector<std::pair<std::string, torch::Tensor>> FidInceptionImpl::state_tenso
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& item : named_parameters(true)) out.emplace_back(item.key(), item.value());
   for (const auto& item : named_buffers(true)) {
-    if (!ignored_state_name(item.key())) out.emplace_back(item.key(), item.value());
+    if (!ignored_state_name(item.key()) && !BasicConvImpl::is_folded_name(item.key())) {
+      out.emplace_back(item.key(), item.value());
+    }
   }
   return out;
 }

@@ -30,11 +30,24 @@ class BasicConvImpl : public torch::nn::Module {
   // Folds the batch norm into the convolution (weight * gamma / sqrt(var + eps), shifted bias)
   // for inference; must be called again after the parameters change.
   void fold_batch_norm();
+  // The folded convolution's buffers ("...folded_weight", "...folded_bias"): derived state, not part
+  // of pytorch-fid's state dict.
+  static bool is_folded_name(const std::string& name) {
+    return ends_with_name(name, kFoldedWeight) || ends_with_name(name, kFoldedBias);
+  }
+  static constexpr const char* kFoldedWeight = "folded_weight";
+  static constexpr const char* kFoldedBias = "folded_bias";
 
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
 
  private:
+  static bool ends_with_name(const std::string& name, const std::string& leaf) {
+    if (name == leaf) return true;
+    return name.size() > leaf.size() && name[name.size() - leaf.size() - 1] == '.' &&
+           name.compare(name.size() - leaf.size(), std::string::npos, leaf) == 0;
+  }
+
   BasicConvOptions options_;
   torch::Tensor folded_weight_, folded_bias_;
 };

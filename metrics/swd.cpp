@@ -39,7 +39,8 @@ torch::Tensor gather_descriptors(const torch::Tensor& level, const torch::Tensor
   const auto x = xs.view({rows, 1, 1, 1}) + offsets.view({1, 1, 1, nhood});
   const auto index = ((image.view({rows, 1, 1, 1}) * c + chan) * h + y) * w + x;
   (void)n;
-  return level.contiguous().view(-1).index_select(0, index.view(-1)).view({rows, c * nhood * nhood});
+  // The index is built on the CPU from the CPU draws; index_select wants it on the images' device.
+  return level.contiguous().view(-1).index_select(0, index.view(-1).to(level.device())).view({rows, c * nhood * nhood});
 }
 
 // Per-channel standardization over all descriptors and positions (population std).
@@ -122,7 +123,7 @@ SwdResult sliced_wasserstein(const torch::Tensor& images_a, const torch::Tensor&
       std::vector<double> values(static_cast<size_t>(dims * options.dirs_per_repeat()));
       for (auto& v : values) v = rng.gauss();
       auto dirs = torch::tensor(values, torch::kFloat64).view({dims, options.dirs_per_repeat()});
-      dirs = (dirs / dirs.square().sum(0, true).sqrt()).to(torch::kFloat32);
+      dirs = (dirs / dirs.square().sum(0, true).sqrt()).to(desc_a.device(), torch::kFloat32);
       const auto proj_a = std::get<0>(torch::matmul(desc_a, dirs).sort(0));
       const auto proj_b = std::get<0>(torch::matmul(desc_b, dirs).sort(0));
       total += (proj_a - proj_b).abs().to(torch::kFloat64).mean().item<double>();

@@ -11,7 +11,7 @@ namespace cmbench {
 torch::Tensor mp_normalize(const torch::Tensor& x, std::vector<int64_t> dims, double eps) {
   if (dims.empty())
     for (int64_t d = 1; d < x.dim(); ++d) dims.push_back(d);
-  auto norm = torch::linalg::vector_norm(x, 2, dims, /*keepdim=*/true, torch::kFloat32);
+  auto norm = compat::vector_norm(x, dims, /*keepdim=*/true, torch::kFloat32);
   norm = eps + norm * std::sqrt(static_cast<double>(norm.numel()) / static_cast<double>(x.numel()));
   return x / norm.to(x.dtype());
 }

@@ -2,10 +2,12 @@
 
 #include <cstdio>
 
+#include "core/device.h"
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/progress.h"
 #include "core/registry.h"
+#include "core/torch_compat.h"
 #include "test_util.h"
 
 using namespace cmbench;
@@ -79,3 +81,32 @@ TEST(Progress, Durations) {
   EXPECT_EQ(format_duration(3723), "1:02:03");
   EXPECT_EQ(format_duration(-1), "--:--");
 }
+
+namespace cmbench {
+namespace {
+
+// A CUDA request the build or machine cannot serve is one InputError line saying which it is.
+TEST(Device, CudaRequestsWithoutCudaSayWhy) {
+  EXPECT_EQ(resolve_device("cpu"), torch::Device(torch::kCPU));
+  EXPECT_NE(test::input_error_message([] { resolve_device("gpu"); }).find("expected cpu, cuda, cuda:N or auto"),
+            std::string::npos);
+  if (torch::cuda::is_available()) {
+    const auto count = torch::cuda::device_count();
+    const auto message = test::input_error_message([&] { resolve_device("cuda:" + std::to_string(count)); });
+    EXPECT_NE(message.find("CUDA device"), std::string::npos) << message;
+    return;
+  }
+  EXPECT_EQ(resolve_device("auto"), torch::Device(torch::kCPU));
+  for (const std::string name : {"cuda", "cuda:0", "cuda:3"}) {
+    const auto message = test::input_error_message([&] { resolve_device(name); });
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    if (compat::built_with_cuda()) {
+      EXPECT_NE(message.find("has CUDA but sees no GPU"), std::string::npos) << message;
+    } else {
+      EXPECT_NE(message.find("CPU-only LibTorch " + compat::torch_version()), std::string::npos) << message;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cmbench
