@@ -37,6 +37,7 @@ void add_train_commands(CLI::App& app) {
   sample->add_option("--sigmas", s->sigmas, "intermediate noise levels a,b,... (descending)");
   sample->add_option("--sampler", s->sampler, "cm, ect or heun (default: the checkpoint method's rule)")
       ->check(CLI::IsMember({"cm", "ect", "heun"}));
+  sample->add_option("--device", s->device, "cpu, cuda, cuda:N or auto (default: CUDA when available)");
   sample->add_option("--ema", s->ema, "weights group (default ema, else model)");
   sample->add_option("--seeds", s->seeds, "seed range A-B, one generator per image (default 0 to num-1)");
   sample->add_option("--noise", s->noise, "initial latents from FILE.npz (key noise)");

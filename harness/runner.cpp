@@ -140,7 +140,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
                  train_request.resume ? ", resuming" : "");
     const auto trained = train(train_request);
     const auto ckpt = latest_checkpoint(folder);
-    auto evaluation = evaluate_stage(suite, stage, ckpt, stage.steps, folder);
+    auto evaluation = evaluate_stage(suite, stage, ckpt, stage.steps, folder, request.device);
 
     results::RunRecord run;
     run.suite = suite.name;

@@ -74,7 +74,7 @@ References load_references(const Suite& suite) {
 }  // namespace
 
 StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, const std::string& ckpt, int64_t step,
-                               const std::string& folder) {
+                               const std::string& folder, const std::string& device) {
   const auto& e = suite.evaluation;
   auto refs = load_references(suite);
   const std::string fid_reference = e.reference_statistics.empty() ? e.reference_images : e.reference_statistics;
@@ -90,6 +90,7 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, cons
       request.num = last - first + 1;
       request.seeds = seeds;
       request.batch = e.batch;
+      request.device = device;
       if (stage.method == "edm") {
         request.sampler = "heun";
         request.steps = heun_points_for_nfe(nfe);

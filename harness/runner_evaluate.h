@@ -16,7 +16,8 @@ struct StageEvaluation {
 };
 
 // `ckpt` is the stage's final checkpoint at training step `step`; samples and grids go to `folder`.
+// Sampling runs on `device` (the run's --device).
 StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, const std::string& ckpt, int64_t step,
-                               const std::string& folder);
+                               const std::string& folder, const std::string& device);
 
 }  // namespace cmbench

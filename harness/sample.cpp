@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
@@ -78,8 +79,9 @@ nlohmann::json sample(const SampleRequest& r) {
   const auto checkpoint_header = read_checkpoint(r.ckpt, {default_weights_group(checkpoint_groups(r.ckpt), r.ckpt)});
   const auto group = r.ema.empty() ? default_weights_group(checkpoint_groups(r.ckpt), r.ckpt)
                                    : (r.ema == "ema" || r.ema == "model" || r.ema == "target" ? r.ema : "ema." + r.ema);
+  const auto device = resolve_device(r.device);
   auto net = load_checkpoint_network(r.ckpt, group);
-  const auto device = net->parameters().empty() ? torch::Device(torch::kCPU) : net->parameters().front().device();
+  net->to(device);
 
   // The training method decides the default rule and sigma_mid (its dataset preset).
   const auto& config = checkpoint_header.config;

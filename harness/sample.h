@@ -21,6 +21,7 @@ struct SampleRequest {
   std::string noise, labels;   // .npz files (keys noise, labels)
   double guidance = 1.0;
   int64_t batch = 0;           // 0: 64
+  std::string device = "auto"; // cpu, cuda, cuda:N or auto (CUDA when available)
   bool raw = false;
   bool progress = true;
 };

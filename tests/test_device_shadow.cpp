@@ -9,8 +9,11 @@
 #include "core/checkpoint.h"
 #include "core/config.h"
 #include "core/ema.h"
+#include "core/npy.h"
+#include "core/npy_torch.h"
 #include "core/rng.h"
 #include "core/torch_compat.h"
+#include "harness/sample.h"
 #include "harness/trainer.h"
 #include "methods/registry.h"
 #include "methods/samplers.h"
@@ -282,6 +285,22 @@ TEST(SecondDevice, TrainerOnTheDeviceWritesTheCpuCheckpoint) {
       expect_equal_on_cpu(tensors[i].second, other[i].second, group + "/" + tensors[i].first, 1e-4);
     }
   }
+  // `cmbench sample --device` on the same checkpoint: the images of a CPU run.
+  auto sample_on = [&](const std::string& device) {
+    SampleRequest r;
+    r.ckpt = dir.file("cpu/ckpt-00000002.h5");
+    r.out = dir.file("samples-" + device + ".npz");
+    r.num = 3;
+    r.steps = 2;
+    r.raw = true;
+    r.progress = false;
+    r.device = device;
+    sample(r);
+    return to_tensor(read_npz(r.out).at("raw"));
+  };
+  const auto cpu_images = sample_on("cpu");
+  const auto device_images = on_device([&] { return sample_on("privateuseone"); });
+  expect_equal_on_cpu(cpu_images, device_images, "sampled images", 1e-5);
 }
 
 }  // namespace
