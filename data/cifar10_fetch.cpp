@@ -72,11 +72,12 @@ void fetch_official(const std::string& root, const std::string& folder) {
   std::map<std::string, std::vector<uint8_t>> members;
   try {
     members = read_archive_members(tarball, [](const std::string& path) {
-      return path.rfind(std::string(kFolder) + "/", 0) == 0 && path.size() > 4 &&
+      return path.rfind(fmt::format("{}/", kFolder), 0) == 0 && path.size() > 4 &&
              path.compare(path.size() - 4, 4, ".bin") == 0;
     });
     for (const auto& batch : kBatches) {
-      const auto it = members.find(std::string(kFolder) + "/" + batch.file);
+      // fmt, not string operator+: GCC 14 reports a false -Warray-bounds inside libstdc++ for the latter.
+      const auto it = members.find(fmt::format("{}/{}", kFolder, batch.file));
       if (it == members.end()) throw InputError(fmt::format("{}: has no {}/{}", tarball, kFolder, batch.file));
       store_batch(folder, batch, it->second, tarball);
     }

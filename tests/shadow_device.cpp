@@ -182,7 +182,7 @@ class Call {
     if (v.isTensor()) {
       check_tensor(v.toTensor(), op, mixing_allowed);
     } else if (v.isTensorList()) {
-      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, op, mixing_allowed);
+      for (const at::Tensor t : v.toTensorList()) check_tensor(t, op, mixing_allowed);
     } else if (v.isList()) {
       for (const c10::IValue& e : v.toListRef()) {
         if (e.isTensor()) check_tensor(e.toTensor(), op, mixing_allowed);
@@ -211,7 +211,7 @@ class Call {
     }
     if (v.isTensorList()) {
       c10::List<at::Tensor> out;
-      for (const at::Tensor& t : v.toTensorList()) {
+      for (const at::Tensor t : v.toTensorList()) {
         inputs_.push_back(t);
         out.push_back(alias_to_cpu(t));
       }
@@ -267,7 +267,7 @@ class Call {
     if (v.isTensor()) return tensor_from_cpu(v.toTensor());
     if (v.isTensorList()) {
       c10::List<at::Tensor> out;
-      for (const at::Tensor& t : v.toTensorList()) out.push_back(tensor_from_cpu(t));
+      for (const at::Tensor t : v.toTensorList()) out.push_back(tensor_from_cpu(t));
       return out;
     }
     return v;
