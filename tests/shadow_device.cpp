@@ -72,6 +72,10 @@ at::Tensor tensor_over(c10::Storage storage, c10::DispatchKeySet keys, const at:
   return t;
 }
 
+// The tensors of a TensorList argument (its iterator yields proxies, which GCC 16 warns about both
+// when bound to a reference and when copied).
+std::vector<at::Tensor> tensors_of(const c10::IValue& list) { return list.toTensorVector(); }
+
 bool on_shadow(const at::Tensor& t) { return t.defined() && t.device().type() == kShadow; }
 bool is_cpu_array(const at::Tensor& t) { return t.defined() && t.device().is_cpu() && t.dim() > 0; }
 
@@ -182,7 +186,7 @@ class Call {
     if (v.isTensor()) {
       check_tensor(v.toTensor(), op, mixing_allowed);
     } else if (v.isTensorList()) {
-      for (const at::Tensor t : v.toTensorList()) check_tensor(t, op, mixing_allowed);
+      for (const at::Tensor& t : tensors_of(v)) check_tensor(t, op, mixing_allowed);
     } else if (v.isList()) {
       for (const c10::IValue& e : v.toListRef()) {
         if (e.isTensor()) check_tensor(e.toTensor(), op, mixing_allowed);
@@ -211,7 +215,7 @@ class Call {
     }
     if (v.isTensorList()) {
       c10::List<at::Tensor> out;
-      for (const at::Tensor t : v.toTensorList()) {
+      for (const at::Tensor& t : tensors_of(v)) {
         inputs_.push_back(t);
         out.push_back(alias_to_cpu(t));
       }
@@ -267,7 +271,7 @@ class Call {
     if (v.isTensor()) return tensor_from_cpu(v.toTensor());
     if (v.isTensorList()) {
       c10::List<at::Tensor> out;
-      for (const at::Tensor t : v.toTensorList()) out.push_back(tensor_from_cpu(t));
+      for (const at::Tensor& t : tensors_of(v)) out.push_back(tensor_from_cpu(t));
       return out;
     }
     return v;
