@@ -31,6 +31,19 @@ namespace {
 
 using test::shadow_device;
 
+// LibTorch 2.x asks a PrivateUse1 device for hooks the shadow device does not register yet
+// (at::getAccelerator in backward) and one of its view paths fails there; until then these tests
+// run on 1.13 (Debian 12, where CI runs them) and skip on 2.x saying so.
+class SecondDevice : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (compat::kTorch2) {
+      GTEST_SKIP() << "the shadow test device supports LibTorch 1.13 only so far (LibTorch "
+                   << compat::torch_version() << " needs PrivateUse1 hooks it does not register)";
+    }
+  }
+};
+
 // Runs `f` and checks that it ran operators on the shadow device.
 template <class F>
 auto on_device(F f) {
@@ -49,7 +62,7 @@ void expect_equal_on_cpu(const torch::Tensor& cpu, const torch::Tensor& device, 
   EXPECT_LE((cpu.to(torch::kFloat64) - back.to(torch::kFloat64)).abs().max().item<double>(), rtol * scale) << what;
 }
 
-TEST(ShadowDevice, BehavesLikeASecondDevice) {
+TEST_F(SecondDevice, ShadowDeviceBehavesLikeASecondDevice) {
   const auto dev = shadow_device();
   const auto a = torch::arange(6, torch::kFloat32).reshape({2, 3});
   const auto x = a.to(dev);
@@ -86,7 +99,7 @@ TrainingBatch batch_on(const torch::Device& device, int64_t pool) {
 }
 
 // Forward and backward of each architecture family's tiny preset in train mode (dropout on).
-TEST(SecondDevice, EveryNetworkFamilyGivesTheCpuOutputsAndGradients) {
+TEST_F(SecondDevice, EveryNetworkFamilyGivesTheCpuOutputsAndGradients) {
   for (const std::string preset : {"cifar10-ddpmpp-tiny", "cifar10-ncsnpp-tiny", "imagenet64-adm-tiny",
                                    "imagenet64-edm2-tiny"}) {
     SCOPED_TRACE(preset);
@@ -117,7 +130,7 @@ TEST(SecondDevice, EveryNetworkFamilyGivesTheCpuOutputsAndGradients) {
 
 // Each method's draws, loss and backward on the device; the draws come from CPU generators, so the
 // losses equal the CPU's.
-TEST(SecondDevice, EveryMethodLossAndBackwardGiveTheCpuValues) {
+TEST_F(SecondDevice, EveryMethodLossAndBackwardGiveTheCpuValues) {
   for (const auto& name : method_registry().names()) {
     SCOPED_TRACE(name);
     auto run = [&](const torch::Device& device) {
@@ -153,7 +166,7 @@ TEST(SecondDevice, EveryMethodLossAndBackwardGiveTheCpuValues) {
   }
 }
 
-TEST(SecondDevice, EverySamplerGivesTheCpuImages) {
+TEST_F(SecondDevice, EverySamplerGivesTheCpuImages) {
   auto run = [&](const torch::Device& device, const std::string& sampler) {
     auto net = make_preset_network("imagenet64-edm2-tiny", 4);
     net->to(device);
@@ -178,7 +191,7 @@ TEST(SecondDevice, EverySamplerGivesTheCpuImages) {
   }
 }
 
-TEST(SecondDevice, EmaUpdatesStayOnTheDevice) {
+TEST_F(SecondDevice, EmaUpdatesStayOnTheDevice) {
   auto run = [&](const torch::Device& device, EmaOptions options) {
     auto net = make_preset_network("cifar10-ddpmpp-tiny", 1);
     net->to(device);
@@ -202,7 +215,7 @@ TEST(SecondDevice, EmaUpdatesStayOnTheDevice) {
 
 // The FID Inception with its folded batch norms on the device (they were plain members left on the
 // CPU by Module::to before 2026-12; every FID on a GPU failed).
-TEST(SecondDevice, NativeDetectorRunsWithItsFoldedWeights) {
+TEST_F(SecondDevice, NativeDetectorRunsWithItsFoldedWeights) {
   auto images = torch::randint(0, 256, {2, 32, 32, 3}, compat::make_cpu_generator(3), torch::kUInt8);
   auto run = [&](const torch::Device& device) {
     auto net = load_native_inception("synthetic:0");
@@ -218,7 +231,7 @@ TEST(SecondDevice, NativeDetectorRunsWithItsFoldedWeights) {
 }
 
 // The metrics' tensor code accepts features and images from the device.
-TEST(SecondDevice, MetricsAcceptDeviceTensors) {
+TEST_F(SecondDevice, MetricsAcceptDeviceTensors) {
   auto g = compat::make_cpu_generator(4);
   const auto features = torch::randn({64, 16}, g);
   const auto images_a = torch::randint(0, 256, {8, 16, 16, 3}, g, torch::kUInt8);
@@ -256,7 +269,7 @@ TEST(SecondDevice, MetricsAcceptDeviceTensors) {
 
 // The whole training loop (data to device, EMA profiles, CM target, optimizer, checkpoints) with
 // `device = "privateuseone"` writes the checkpoint a CPU run writes.
-TEST(SecondDevice, TrainerOnTheDeviceWritesTheCpuCheckpoint) {
+TEST_F(SecondDevice, TrainerOnTheDeviceWritesTheCpuCheckpoint) {
   test::TempDir dir;
   auto config = [&](const std::string& device) {
     return "seed = 3\ndevice = \"" + device + "\"\n[net]\npreset = \"cifar10-ddpmpp-tiny\"\ndropout = 0.1\n"
