@@ -6,6 +6,9 @@
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/torch.h>
 #include <torch/version.h>
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+#include <ATen/detail/PrivateUse1HooksInterface.h>
+#endif
 
 #include <cmath>
 #include <optional>
@@ -133,5 +136,27 @@ class AutocastGuard {
   bool previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };
+
+// A backend registered on the PrivateUse1 device type (the tests' shadow device) answers LibTorch's
+// device queries through hooks from 2.1 on (the autograd engine asks at::getAccelerator); 1.13 has
+// no such interface and needs none. The hooks are written once for every version: members are not
+// marked `override` because isBuilt/isAvailable exist only in newer interfaces, and a member with
+// the base's signature overrides it either way.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+constexpr bool kHasPrivateUse1Hooks = true;
+using PrivateUse1HooksBase = at::PrivateUse1HooksInterface;
+// Naming the backend "privateuseone" (its default name, so device strings do not change) is what
+// makes at::getAccelerator report it.
+inline void register_private_use1_hooks(PrivateUse1HooksBase* hooks) {
+  c10::register_privateuse1_backend("privateuseone");
+  at::RegisterPrivateUse1HooksInterface(hooks);
+}
+#else
+constexpr bool kHasPrivateUse1Hooks = false;
+struct PrivateUse1HooksBase {
+  virtual ~PrivateUse1HooksBase() = default;
+};
+inline void register_private_use1_hooks(PrivateUse1HooksBase*) {}
+#endif
 
 }  // namespace cmbench::compat

@@ -1,5 +1,6 @@
 #include "shadow_device.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/EmptyTensor.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
@@ -53,9 +54,36 @@ struct ShadowGuardImpl final : public c10::impl::DeviceGuardImplInterface {
 };
 C10_REGISTER_GUARD_IMPL(PrivateUse1, ShadowGuardImpl);
 
-struct RegisterAllocator {
-  RegisterAllocator() { c10::SetAllocator(kShadow, &allocator); }
-} register_allocator;
+// What LibTorch 2.x asks a PrivateUse1 backend (compat::PrivateUse1HooksBase): one device, always
+// present, memory on the host. Generators are the CPU's, since the CPU kernels draw the numbers.
+struct ShadowHooks final : public compat::PrivateUse1HooksBase {
+  bool isBuilt() const { return true; }
+  bool isAvailable() const { return true; }
+  bool hasPrimaryContext(c10::DeviceIndex) const { return true; }
+  c10::DeviceIndex deviceCount() const { return 1; }
+  c10::DeviceIndex getCurrentDevice() const { return 0; }
+  void setCurrentDevice(c10::DeviceIndex device) const {
+    TORCH_CHECK(device <= 0, "shadow device: only device 0 exists, not ", int(device));
+  }
+  c10::DeviceIndex exchangeDevice(c10::DeviceIndex) const { return 0; }
+  c10::DeviceIndex maybeExchangeDevice(c10::DeviceIndex) const { return 0; }
+  const at::Generator& getDefaultGenerator(c10::DeviceIndex) const { return at::detail::getDefaultCPUGenerator(); }
+  at::Device getDeviceFromPtr(void*) const { return kShadowDevice; }
+  bool isPinnedPtr(const void*) const { return false; }
+  c10::Allocator* getPinnedMemoryAllocator() const { return c10::GetAllocator(c10::DeviceType::CPU); }
+  void resizePrivateUse1Bytes(const c10::Storage& storage, size_t bytes) const {
+    TORCH_CHECK(storage.nbytes() == bytes, "shadow device: storages are resized through their CPU aliases, not ",
+                "in place (", storage.nbytes(), " -> ", bytes, " bytes)");
+  }
+};
+ShadowHooks hooks;
+
+struct RegisterBackend {
+  RegisterBackend() {
+    c10::SetAllocator(kShadow, &allocator);
+    compat::register_private_use1_hooks(&hooks);
+  }
+} register_backend;
 
 // A storage on `device` over the memory of `source`, keeping `source` alive.
 c10::Storage storage_over(const c10::Storage& source, c10::Device device, c10::Allocator* resize_allocator) {
@@ -79,11 +107,11 @@ std::vector<at::Tensor> tensors_of(const c10::IValue& list) { return list.toTens
 bool on_shadow(const at::Tensor& t) { return t.defined() && t.device().type() == kShadow; }
 bool is_cpu_array(const at::Tensor& t) { return t.defined() && t.device().is_cpu() && t.dim() > 0; }
 
-// The operators that may mix devices on CUDA as well: copies between devices, and indexing with CPU
-// index tensors.
+// The operators that may mix devices on CUDA as well: copies between devices (_copy_from and
+// _copy_from_and_resize are handled by copy_between before this check), and indexing with CPU index
+// tensors.
 bool may_mix_devices(const std::string& name) {
-  static const char* const allowed[] = {"aten::copy_", "aten::_copy_from", "aten::_copy_from_and_resize",
-                                        "aten::_to_copy", "aten::index", "aten::index_put_",
+  static const char* const allowed[] = {"aten::copy_", "aten::_to_copy", "aten::index", "aten::index_put_",
                                         "aten::_index_put_impl_", "aten::set_"};
   for (const char* a : allowed)
     if (name == a) return true;
@@ -287,11 +315,14 @@ void shadow_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack) { 
 
 TORCH_LIBRARY_IMPL(_, PrivateUse1, m) { m.fallback(torch::CppFunction::makeFromBoxedFunction<&shadow_fallback>()); }
 
-// These two have CompositeExplicitAutograd kernels that throw for every backend, which take
-// precedence over a fallback.
+// Operators with CompositeExplicitAutograd kernels, which take precedence over a fallback: the two
+// convolution hooks throw for every backend, and 2.x's math_group_norm (for devices other than CPU
+// and CUDA) views its input as if it were contiguous, which a channels-last convolution output is
+// not; CUDA runs its own group-norm kernel, so the CPU kernel is the faithful stand-in.
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("convolution_overrideable", torch::CppFunction::makeFromBoxedFunction<&shadow_fallback>());
   m.impl("convolution_backward_overrideable", torch::CppFunction::makeFromBoxedFunction<&shadow_fallback>());
+  m.impl("native_group_norm", torch::CppFunction::makeFromBoxedFunction<&shadow_fallback>());
 }
 
 }  // namespace

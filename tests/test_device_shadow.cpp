@@ -31,18 +31,7 @@ namespace {
 
 using test::shadow_device;
 
-// LibTorch 2.x asks a PrivateUse1 device for hooks the shadow device does not register yet
-// (at::getAccelerator in backward) and one of its view paths fails there; until then these tests
-// run on 1.13 (Debian 12, where CI runs them) and skip on 2.x saying so.
-class SecondDevice : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (compat::kTorch2) {
-      GTEST_SKIP() << "the shadow test device supports LibTorch 1.13 only so far (LibTorch "
-                   << compat::torch_version() << " needs PrivateUse1 hooks it does not register)";
-    }
-  }
-};
+class SecondDevice : public ::testing::Test {};
 
 // Runs `f` and checks that it ran operators on the shadow device.
 template <class F>
