@@ -9,6 +9,7 @@
 
 #include "data/image_source.h"
 #include "harness/sample.h"
+#include "methods/sampler.h"
 #include "metrics/detector.h"
 #include "metrics/features.h"
 #include "metrics/frechet.h"
@@ -28,15 +29,6 @@ bool wants(const Suite& suite, const std::string& metric) {
     if (m.metric == metric) return true;
   }
   return false;
-}
-
-std::string sigma_list(const std::vector<double>& sigmas) {
-  std::string out;
-  for (double s : sigmas) {
-    if (!out.empty()) out += ',';
-    out += fmt::format("{}", s);
-  }
-  return out;
 }
 
 // Reference data shared by every NFE and seed set of a stage.
@@ -80,6 +72,7 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, cons
   const std::string fid_reference = e.reference_statistics.empty() ? e.reference_images : e.reference_statistics;
   const std::string detector = refs.detector ? refs.detector->describe().dump() : "";
   StageEvaluation out;
+  const auto sampler = make_sampler(stage.sampler);
   for (const int64_t nfe : stage.nfe) {
     for (size_t set = 0; set < e.seed_sets.size(); ++set) {
       const auto [first, last] = e.seed_sets[set];
@@ -91,14 +84,10 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, cons
       request.seeds = seeds;
       request.batch = e.batch;
       request.device = device;
-      if (stage.method == "edm") {
-        request.sampler = "heun";
-        request.steps = heun_points_for_nfe(nfe);
-      } else if (nfe == 1) {
-        request.steps = 1;
-      } else {
-        request.sigmas = sigma_list(e.sigmas.at(nfe));
-      }
+      const auto settings = sampler->settings_for_nfe(nfe, e.sigmas);
+      request.sampler = sampler->name();
+      request.steps = settings.steps;
+      request.sigmas = settings.sigmas;
       spdlog::info("{}: sampling {} images at NFE {} (seeds {})", stage.name, request.num, nfe, seeds);
       sample(request);
       const auto generated = open_image_source(request.out);

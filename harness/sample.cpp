@@ -15,37 +15,27 @@
 #include "data/png.h"
 #include "harness/networks.h"
 #include "methods/registry.h"
-#include "methods/samplers.h"
+#include "methods/sampler.h"
 
 namespace cmbench {
 
 namespace fs = std::filesystem;
 
-std::vector<double> resolve_levels(int64_t steps, const std::string& sigmas, double sigma_max, double sigma_mid) {
-  std::vector<double> levels{sigma_max};
-  if (!sigmas.empty()) {
-    std::stringstream in(sigmas);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-      try {
-        size_t used = 0;
-        levels.push_back(std::stod(item, &used));
-        if (used != item.size()) throw std::invalid_argument(item);
-      } catch (const std::exception&) {
-        throw InputError("--sigmas '" + sigmas + "': '" + item + "' is not a number");
-      }
+std::vector<double> parse_sigma_list(const std::string& text) {
+  std::vector<double> levels;
+  if (text.empty()) return levels;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      levels.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw InputError("--sigmas '" + text + "': '" + item + "' is not a number");
     }
-    if (steps != 0 && steps != static_cast<int64_t>(levels.size()))
-      throw InputError("--steps " + std::to_string(steps) + " conflicts with --sigmas (" +
-                       std::to_string(levels.size()) + " steps)");
-    return levels;
   }
-  if (steps == 0 || steps == 1) return levels;
-  if (steps == 2) {
-    levels.push_back(sigma_mid);
-    return levels;
-  }
-  throw InputError("--steps " + std::to_string(steps) + ": 3 or more steps need --sigmas");
+  return levels;
 }
 
 namespace {
@@ -102,20 +92,12 @@ nlohmann::json sample(const SampleRequest& r) {
   Config method_table;
   method_table.set("name=\"" + method_name + "\"");
   method_table.set("preset=\"" + preset + "\"");
-  const auto sampler = r.sampler.empty() ? make_method(method_table)->default_sampler() : r.sampler;
-  const double sigma_mid = preset == "imagenet64" ? 1.526 : 0.821;
-
-  std::vector<double> levels;
-  HeunOptions heun;
-  if (sampler == "heun") {
-    if (!r.sigmas.empty()) throw InputError("--sigmas applies to the cm and ect samplers, not heun");
-    heun.steps(r.steps == 0 ? 18 : r.steps);
-    if (heun.steps() < 2) throw InputError("--steps for heun must be at least 2");
-  } else if (sampler == "cm" || sampler == "ect") {
-    levels = resolve_levels(r.steps, r.sigmas, 80.0, sigma_mid);
-  } else {
-    throw InputError("--sampler '" + sampler + "': expected cm, ect or heun");
-  }
+  const auto method = make_method(method_table);
+  const auto sampler = make_sampler(r.sampler.empty() ? method->default_sampler() : r.sampler);
+  SamplerSettings settings;
+  settings.steps = r.steps;
+  settings.sigmas = r.sigmas;
+  const auto plan = sampler->plan(settings, *method);
 
   const auto [first_seed, last_seed] = parse_seeds(r.seeds, r.num);
   (void)last_seed;
@@ -138,7 +120,7 @@ nlohmann::json sample(const SampleRequest& r) {
   const bool to_npz = fs::path(r.out).extension() == ".npz";
   if (!to_npz) fs::create_directories(r.out);
   std::vector<torch::Tensor> all_images, all_raw;
-  ProgressBar bar("sample " + sampler, r.num, "img");
+  ProgressBar bar("sample " + sampler->name(), r.num, "img");
   if (!r.progress) bar.set_output(stderr, false, 1e9);
   int64_t nfe = 0;
   const auto started = std::chrono::steady_clock::now();
@@ -165,10 +147,7 @@ nlohmann::json sample(const SampleRequest& r) {
       labels = torch::one_hot(index, net->label_dim()).to(torch::kFloat32).to(device);
     }
     const auto denoise = make_denoise_fn(*net, labels, r.guidance);
-    SampleResult result;
-    if (sampler == "heun") result = heun_sample(denoise, latents, generators, heun);
-    else if (sampler == "cm") result = cm_sample(denoise, latents, generators, levels, net->precond().eval.eps_b);
-    else result = ect_sample(denoise, latents, generators, levels);
+    const auto result = sampler->run(plan, denoise, latents, generators, *net);
     nfe = result.nfe;
     const auto x = result.images.to(torch::kCPU);
     const auto images = (x * 127.5 + 128).floor().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
@@ -193,8 +172,8 @@ nlohmann::json sample(const SampleRequest& r) {
     if (r.raw) arrays["raw"] = from_tensor(torch::cat(all_raw));
     write_npz(r.out, arrays);
   }
-  return {{"out", r.out},           {"num", r.num},         {"sampler", sampler},
-          {"levels", levels},       {"nfe", nfe},           {"weights", group},
+  return {{"out", r.out},           {"num", r.num},         {"sampler", sampler->name()},
+          {"levels", plan.levels},       {"nfe", nfe},           {"weights", group},
           {"images_per_second", seconds > 0 ? r.num / seconds : 0.0}, {"seconds", seconds}};
 }
 

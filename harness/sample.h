@@ -14,8 +14,8 @@ struct SampleRequest {
   std::string ckpt, out;
   int64_t num = 0;
   int64_t steps = 0;           // 0: the sampler's default
-  std::string sigmas;          // "a,b,..." intermediate levels (cm/ect)
-  std::string sampler;         // "" = the checkpoint method's rule
+  std::vector<double> sigmas;  // intermediate levels, descending (cm/ect); empty: the method's default
+  std::string sampler;         // a sampler_registry() name; "" = the checkpoint method's rule
   std::string ema;             // weights group name ("" = ema, else model)
   std::string seeds;           // "A-B" ("" = 0..num-1)
   std::string noise, labels;   // .npz files (keys noise, labels)
@@ -26,8 +26,8 @@ struct SampleRequest {
   bool progress = true;
 };
 
-// Resolves the levels of cm/ect sampling: [sigma_max, intermediates...]. InputError on conflicts.
-std::vector<double> resolve_levels(int64_t steps, const std::string& sigmas, double sigma_max, double sigma_mid);
+// `--sigmas a,b,...` as numbers; InputError naming the item that is not one.
+std::vector<double> parse_sigma_list(const std::string& text);
 
 nlohmann::json sample(const SampleRequest& request);
 

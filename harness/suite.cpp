@@ -10,12 +10,13 @@
 #include <toml++/toml.h>
 
 #include "core/error.h"
+#include "methods/registry.h"
+#include "methods/sampler.h"
 
 namespace cmbench {
 
 namespace {
 
-const std::vector<std::string> kMethods = {"edm", "cd", "ct", "ict", "ect", "sct"};
 const std::vector<std::string> kMetrics = {"fid", "is_mean", "swd"};
 
 std::string where(const std::string& source, const toml::node& node) {
@@ -161,14 +162,20 @@ SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEval
   s.name = name;
   s.where = r.here();
   s.method = r.text("method");
-  if (std::find(kMethods.begin(), kMethods.end(), s.method) == kMethods.end()) {
-    throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), s.method, join(kMethods)));
+  if (!method_registry().contains(s.method)) {
+    throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), s.method,
+                                 join(method_registry().names())));
   }
+  // The method's rules (teacher, sampler) come from its registry entry, read with default options.
+  Config method_table;
+  method_table.set(fmt::format("name=\"{}\"", s.method));
+  const auto method = make_method(method_table);
+  s.sampler = method->default_sampler();
   s.description = r.text_or("description", "");
   s.init = r.text_or("init", "");
   s.teacher = r.text_or("teacher", "");
-  if (s.method == "cd" && s.teacher.empty()) {
-    throw InputError(fmt::format("{}: stage '{}' (cd) needs teacher = STAGE", s.where, name));
+  if (method->needs_teacher() && s.teacher.empty()) {
+    throw InputError(fmt::format("{}: stage '{}' ({}) needs teacher = STAGE", s.where, name, s.method));
   }
   if (r.has("depends")) s.depends = r.texts("depends");
   for (const auto& d : {s.init, s.teacher}) {
@@ -195,14 +202,13 @@ SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEval
   }
   s.nfe = r.has("nfe") ? r.integers("nfe") : evaluation.nfe;
   check_nfe(s.nfe, r.has("nfe") ? r.at("nfe") : s.where);
+  const auto sampler = make_sampler(s.sampler);
   for (const int64_t n : s.nfe) {
-    if (s.method == "edm" && (n < 3 || n % 2 == 0)) {
-      throw InputError(fmt::format("{}: stage '{}' (edm, Heun) evaluates odd NFE = 2N - 1 >= 3, not {}",
-                                   r.has("nfe") ? r.at("nfe") : s.where, name, n));
-    }
-    if (s.method != "edm" && n > 1 && !evaluation.sigmas.count(n)) {
-      throw InputError(fmt::format("{}: stage '{}' evaluates NFE {} but [evaluation.sigmas] has no levels for it",
-                                   r.has("nfe") ? r.at("nfe") : s.where, name, n));
+    try {
+      sampler->settings_for_nfe(n, evaluation.sigmas);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: stage '{}' ({}, sampler {}): {}", r.has("nfe") ? r.at("nfe") : s.where, name,
+                                   s.method, s.sampler, e.what()));
     }
   }
   return s;
@@ -340,8 +346,9 @@ std::vector<results::ReferenceRow> parse_references(const toml::node& node, cons
     r.only({"method", "label", "nfe", "metric", "value", "num_samples", "source"});
     results::ReferenceRow row;
     row.method = r.text("method");
-    if (std::find(kMethods.begin(), kMethods.end(), row.method) == kMethods.end()) {
-      throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), row.method, join(kMethods)));
+    if (!method_registry().contains(row.method)) {
+      throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), row.method,
+                                   join(method_registry().names())));
     }
     row.label = r.text("label");
     row.nfe = r.positive("nfe");
@@ -356,7 +363,6 @@ std::vector<results::ReferenceRow> parse_references(const toml::node& node, cons
 
 }  // namespace
 
-int64_t heun_points_for_nfe(int64_t nfe) { return (nfe + 1) / 2; }
 
 std::string Suite::dataset() const { return base.has("data.source") ? base.get<std::string>("data.source") : ""; }
 

@@ -32,6 +32,7 @@ namespace cmbench {
 
 struct SuiteStage {
   std::string name, method, description;
+  std::string sampler;               // the method's sampler (its registry entry's rule)
   std::vector<std::string> depends;  // every stage this one needs (init, teacher and depends)
   std::string init, teacher;         // stage names, "" when none
   int64_t steps = 0, batch = 0;      // steps from the budget (images are converted with the batch)
@@ -64,8 +65,5 @@ struct Suite {
 
 Suite load_suite(const std::string& path);
 Suite parse_suite(const std::string& text, const std::string& source);
-
-// The stage's NFE list rendered as sampler settings: for edm the Heun grid points (NFE = 2N - 1).
-int64_t heun_points_for_nfe(int64_t nfe);
 
 }  // namespace cmbench

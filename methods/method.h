@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "nets/denoiser.h"
@@ -70,8 +71,17 @@ class Method {
   virtual double target_rate(int64_t /*step*/, int64_t /*total_steps*/) const { return 0.0; }
   // Extra reference images per step beyond the batch (SCT's pool); 0 = none.
   virtual int64_t reference_pool_size(int64_t /*batch*/) const { return 0; }
-  // Sampling rule for `cmbench sample`: "cm", "ect" or "heun".
+  // The sampler (methods/sampler.h) that `cmbench sample` and suites use for this method.
   virtual std::string default_sampler() const = 0;
+  // The levels a consistency sampler visits in `steps` steps when none are given: sigma_max = 80,
+  // then for two steps the preset's midpoint, 0.821 (CIFAR-10) or 1.526 (ImageNet-64) as in ECT's
+  // and openai's scripts; empty where the method has no default (3 or more steps).
+  virtual std::vector<double> default_levels(int64_t steps) const {
+    constexpr double sigma_max = 80.0;
+    if (steps == 1) return {sigma_max};
+    if (steps == 2) return {sigma_max, resolved_.value("preset", std::string("cifar10")) == "imagenet64" ? 1.526 : 0.821};
+    return {};
+  }
 
   // Every option with its resolved value (stored in checkpoints and result stores).
   const nlohmann::json& resolved() const { return resolved_; }

@@ -1,19 +1,23 @@
-// `cmbench sample` level rules (DESIGN.md: --steps / --sigmas).
+// `cmbench sample --sigmas` parsing (DESIGN.md): numbers, once, at the edge.
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "harness/sample.h"
 
 namespace cmbench {
 namespace {
 
-TEST(Samplers, LevelRules) {
-  EXPECT_EQ(resolve_levels(0, "", 80, 0.821), std::vector<double>{80.0});
-  EXPECT_EQ(resolve_levels(2, "", 80, 0.821), (std::vector<double>{80.0, 0.821}));
-  EXPECT_EQ(resolve_levels(0, "1.5,0.3", 80, 0.821), (std::vector<double>{80.0, 1.5, 0.3}));
-  EXPECT_EQ(resolve_levels(3, "1.5,0.3", 80, 0.821), (std::vector<double>{80.0, 1.5, 0.3}));
-  EXPECT_THROW(resolve_levels(2, "1.5,0.3", 80, 0.821), std::exception);
-  EXPECT_THROW(resolve_levels(3, "", 80, 0.821), std::exception);
-  EXPECT_THROW(resolve_levels(0, "1.5,x", 80, 0.821), std::exception);
+TEST(SampleSigmas, ParseOnceIntoNumbers) {
+  EXPECT_TRUE(parse_sigma_list("").empty());
+  EXPECT_EQ(parse_sigma_list("1.5,0.3"), (std::vector<double>{1.5, 0.3}));
+  EXPECT_EQ(parse_sigma_list("0.821"), std::vector<double>{0.821});
+  try {
+    parse_sigma_list("1.5,x");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), "--sigmas '1.5,x': 'x' is not a number");
+  }
+  EXPECT_THROW(parse_sigma_list("0.3q"), InputError);
 }
 
 }  // namespace
