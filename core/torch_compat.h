@@ -143,7 +143,6 @@ class AutocastGuard {
 // marked `override` because isBuilt/isAvailable exist only in newer interfaces, and a member with
 // the base's signature overrides it either way.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-constexpr bool kHasPrivateUse1Hooks = true;
 using PrivateUse1HooksBase = at::PrivateUse1HooksInterface;
 // Naming the backend "privateuseone" (its default name, so device strings do not change) is what
 // makes at::getAccelerator report it.
@@ -152,7 +151,6 @@ inline void register_private_use1_hooks(PrivateUse1HooksBase* hooks) {
   at::RegisterPrivateUse1HooksInterface(hooks);
 }
 #else
-constexpr bool kHasPrivateUse1Hooks = false;
 struct PrivateUse1HooksBase {
   virtual ~PrivateUse1HooksBase() = default;
 };
