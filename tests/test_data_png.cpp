@@ -14,7 +14,7 @@
 namespace cmbench {
 namespace {
 
-std::string fixture(const std::string& name) { return std::string(CMBENCH_SOURCE_DIR) + "/tests/data/png/" + name; }
+std::string fixture(const std::string& name) { return test::source_path("tests/data/png/" + name); }
 
 struct Decoded {
   PngHeader header;

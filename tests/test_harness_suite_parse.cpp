@@ -138,7 +138,7 @@ TEST(SuiteParse, BudgetsSeedSetsAndSigmasAreChecked) {
 
 TEST(SuiteParse, ShippedSuitesParseAndPlan) {
   for (const char* name : {"cifar10-smoke", "ci", "cifar10-paper", "imagenet64-paper"}) {
-    const std::string path = std::string(CMBENCH_SOURCE_DIR) + "/suites/" + name + ".toml";
+    const std::string path = test::source_path(std::string("suites/") + name + ".toml");
     const auto suite = load_suite(path);
     EXPECT_EQ(suite.name, name);
     EXPECT_NO_THROW(validate_suite(suite)) << name;
@@ -146,7 +146,7 @@ TEST(SuiteParse, ShippedSuitesParseAndPlan) {
     EXPECT_NE(plan.find("total:"), std::string::npos);
     for (const auto& stage : suite.stages) EXPECT_NE(plan.find(stage.name), std::string::npos);
   }
-  const auto paper = load_suite(std::string(CMBENCH_SOURCE_DIR) + "/suites/cifar10-paper.toml");
+  const auto paper = load_suite(test::source_path("suites/cifar10-paper.toml"));
   EXPECT_EQ(paper.stages.front().name, "teacher");
   EXPECT_EQ(paper.stages.front().steps, 390625);  // 200 Mimg at batch 512
   EXPECT_EQ(paper.record.references.size(), 11u);

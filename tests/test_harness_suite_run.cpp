@@ -117,7 +117,7 @@ TEST(SuiteRun, KilledMidStageAndResumedEqualsUninterrupted) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     setenv("CMBENCH_THREADS", "1", 1);
-    execl(CMBENCH_BINARY, CMBENCH_BINARY, "run", suite.c_str(), "--out", killed.c_str(), static_cast<char*>(nullptr));
+    execl(test::cmbench_binary().c_str(), test::cmbench_binary().c_str(), "run", suite.c_str(), "--out", killed.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   const auto ckpt = fs::path(killed) / "stages" / "ect" / "ckpt-00000002.h5";
@@ -155,7 +155,7 @@ TEST(SuiteRun, KilledMidStageAndResumedEqualsUninterrupted) {
 TEST(SuiteRun, DryRunPrintsThePlanAndWritesNothing) {
   test::TempDir dir;
   const auto out = dir.file("out");
-  const auto r = test::run_cli({"run", std::string(CMBENCH_SOURCE_DIR) + "/suites/cifar10-paper.toml", "--dry-run",
+  const auto r = test::run_cli({"run", test::source_path("suites/cifar10-paper.toml"), "--dry-run",
                                 "--out", out});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("390625"), std::string::npos) << r.out;

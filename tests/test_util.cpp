@@ -18,6 +18,13 @@ namespace cmbench::test {
 
 std::string vector_path(const std::string& name) { return std::string(CMBENCH_VECTORS_DIR) + "/" + name; }
 
+std::string source_path(const std::string& relative) { return std::string(CMBENCH_SOURCE_DIR) + "/" + relative; }
+
+const std::string& cmbench_binary() {
+  static const std::string binary = cmbench_binary();
+  return binary;
+}
+
 TempDir::TempDir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "cmbench-test-XXXXXX").string();
   if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
@@ -66,7 +73,7 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
     ::dup2(err, 2);
     for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
-    std::string binary = CMBENCH_BINARY;
+    std::string binary = cmbench_binary();
     argv.push_back(binary.data());
     std::vector<std::string> copies(args);
     for (auto& a : copies) argv.push_back(a.data());

@@ -9,6 +9,10 @@ namespace cmbench::test {
 
 // ../shared/vectors as configured (CMBENCH_VECTORS_DIR), with a file name appended.
 std::string vector_path(const std::string& name);
+// The checkout (CMBENCH_SOURCE_DIR) with a relative path appended, and the built cmbench binary.
+// Only test_util.cpp sees these paths, so the other test sources compile the same in every checkout.
+std::string source_path(const std::string& relative);
+const std::string& cmbench_binary();
 
 // A fresh empty folder under the system temp dir, removed when the object dies.
 class TempDir {
