@@ -21,7 +21,7 @@ std::string vector_path(const std::string& name) { return std::string(CMBENCH_VE
 std::string source_path(const std::string& relative) { return std::string(CMBENCH_SOURCE_DIR) + "/" + relative; }
 
 const std::string& cmbench_binary() {
-  static const std::string binary = cmbench_binary();
+  static const std::string binary = CMBENCH_BINARY;
   return binary;
 }
 
