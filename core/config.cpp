@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -11,11 +12,17 @@
 
 namespace cmbench {
 
+// toml++ drops source positions when a node is copied, so "file:line" of every key is recorded
+// once, when it is parsed, by dotted key; copies of the document (copy-on-write, put) keep it.
 struct Config::Table {
   toml::table root;
+  std::map<std::string, std::string> locations;
 };
 
 namespace {
+
+const char* const kSetSource = "--set";
+const std::string kSetLabel = kSetSource;
 
 std::vector<std::string> split_key(std::string_view key) {
   std::vector<std::string> parts;
@@ -125,6 +132,47 @@ bool convert(const toml::node& node, std::vector<double>& out) { return convert_
 template <>
 bool convert(const toml::node& node, std::vector<std::string>& out) { return convert_array(node, out); }
 
+std::string joined(const std::string& prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : prefix + "." + std::string(key);
+}
+
+void record_locations(const toml::node& node, const std::string& key, const std::string& label,
+                      std::map<std::string, std::string>& out) {
+  if (!key.empty()) {
+    const auto line = node.source().begin.line;
+    if (label == kSetLabel) {
+      out[key] = label;
+    } else if (line != 0) {
+      out[key] = fmt::format("{}:{}", label, line);
+    }
+  }
+  if (const auto* table = node.as_table()) {
+    for (auto&& [k, v] : *table) record_locations(v, joined(key, k.str()), label, out);
+  }
+}
+
+bool is_within(const std::string& key, const std::string& root) {
+  return key == root || (key.size() > root.size() && key.compare(0, root.size(), root) == 0 && key[root.size()] == '.');
+}
+
+void erase_within(std::map<std::string, std::string>& locations, const std::string& root) {
+  for (auto it = locations.lower_bound(root); it != locations.end() && it->first.compare(0, root.size(), root) == 0;) {
+    it = is_within(it->first, root) ? locations.erase(it) : std::next(it);
+  }
+}
+
+// Locations of `from` (keys under `from_root`) re-rooted at `to_root`.
+void copy_within(const std::map<std::string, std::string>& from, const std::string& from_root,
+                 std::map<std::string, std::string>& to, const std::string& to_root) {
+  for (const auto& [k, where] : from) {
+    if (from_root.empty()) {
+      to[joined(to_root, k)] = where;
+    } else if (is_within(k, from_root)) {
+      to[to_root + k.substr(from_root.size())] = where;
+    }
+  }
+}
+
 template <class T> constexpr const char* expected_name();
 template <> constexpr const char* expected_name<bool>() { return "a boolean"; }
 template <> constexpr const char* expected_name<int64_t>() { return "an integer"; }
@@ -134,7 +182,6 @@ template <> constexpr const char* expected_name<std::vector<int64_t>>() { return
 template <> constexpr const char* expected_name<std::vector<double>>() { return "an array of numbers"; }
 template <> constexpr const char* expected_name<std::vector<std::string>>() { return "an array of strings"; }
 
-const char* const kSetSource = "--set";
 
 }  // namespace
 
@@ -151,6 +198,7 @@ Config Config::from_string(std::string_view text, std::string source) {
     throw InputError(fmt::format("{}:{}:{}: invalid TOML: {}", source, e.source().begin.line,
                                  e.source().begin.column, e.description()));
   }
+  record_locations(table->root, "", source, table->locations);
   return Config(std::move(table), std::move(source), "");
 }
 
@@ -182,20 +230,71 @@ void Config::set(std::string_view assignment) {
     parsed = toml::table{};
     parsed.insert("value", std::string(value_text));
   }
+  auto [parent, last] = parent_of(key, assignment);
+  const std::string full = full_key(key);
+  erase_within(table_->locations, full);
+  record_locations(*parsed.get("value"), full, kSetLabel, table_->locations);
+  static_cast<toml::table*>(parent)->insert_or_assign(last, std::move(*parsed.get("value")));
+}
+
+void Config::make_unique() {
   if (table_.use_count() > 1) table_ = std::make_shared<Table>(*table_);
+}
+
+std::pair<void*, std::string> Config::parent_of(std::string_view key, std::string_view context) {
+  make_unique();
   const auto parts = split_key(full_key(key));
   toml::table* table = &table_->root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    if (parts[i].empty()) throw InputError(fmt::format("--set '{}': empty key component", assignment));
+    if (parts[i].empty()) throw InputError(fmt::format("--set '{}': empty key component", context));
     toml::node* next = table->get(parts[i]);
     if (!next) next = &table->insert(parts[i], toml::table{}).first->second;
     table = next->as_table();
-    if (!table) {
-      throw InputError(fmt::format("--set '{}': '{}' is not a table", assignment, parts[i]));
-    }
+    if (!table) throw InputError(fmt::format("--set '{}': '{}' is not a table", context, parts[i]));
   }
-  if (parts.back().empty()) throw InputError(fmt::format("--set '{}': empty key component", assignment));
-  table->insert_or_assign(parts.back(), std::move(*parsed.get("value")));
+  if (parts.back().empty()) throw InputError(fmt::format("--set '{}': empty key component", context));
+  return {table, parts.back()};
+}
+
+void Config::put(std::string_view key, const Config& value) {
+  const toml::node* node = value.prefix_.empty() ? &value.table_->root : find_node(value.table_->root, value.prefix_);
+  const auto from = value.table_;  // `value` may share this document
+  toml::table copy = *node->as_table();
+  auto [parent, last] = parent_of(key, key);
+  const std::string full = full_key(key);
+  erase_within(table_->locations, full);
+  copy_within(from->locations, value.prefix_, table_->locations, full);
+  static_cast<toml::table*>(parent)->insert_or_assign(last, std::move(copy));
+}
+
+void Config::merge(std::string_view key, const Config& value) {
+  for (const auto& k : value.keys()) {
+    const std::string child = joined(std::string(key), k);
+    const std::string from_key = joined(value.prefix_, k);
+    const toml::node* node = find_node(value.table_->root, from_key);
+    if (node->is_table()) {
+      put(child, value.sub(k));
+      continue;
+    }
+    const auto from = value.table_;  // `value` may share this document
+    auto [parent, last] = parent_of(child, child);
+    const std::string full = full_key(child);
+    erase_within(table_->locations, full);
+    copy_within(from->locations, from_key, table_->locations, full);
+    node->visit([&, p = static_cast<toml::table*>(parent), name = last](auto&& v) { p->insert_or_assign(name, v); });
+  }
+}
+
+void Config::put(std::string_view key, int64_t value) {
+  auto [parent, last] = parent_of(key, key);
+  erase_within(table_->locations, full_key(key));
+  static_cast<toml::table*>(parent)->insert_or_assign(last, value);
+}
+
+void Config::put(std::string_view key, const std::string& value) {
+  auto [parent, last] = parent_of(key, key);
+  erase_within(table_->locations, full_key(key));
+  static_cast<toml::table*>(parent)->insert_or_assign(last, value);
 }
 
 void Config::set_all(const std::vector<std::string>& assignments) {
@@ -205,12 +304,8 @@ void Config::set_all(const std::vector<std::string>& assignments) {
 bool Config::has(std::string_view key) const { return find_node(table_->root, full_key(key)) != nullptr; }
 
 std::string Config::where(std::string_view key) const {
-  const toml::node* node = find_node(table_->root, full_key(key));
-  if (!node) return source_;
-  const auto& region = node->source();
-  if (region.path && *region.path == kSetSource) return kSetSource;
-  if (region.begin.line == 0) return source_;
-  return fmt::format("{}:{}", source_, region.begin.line);
+  const auto it = table_->locations.find(full_key(key));
+  return it == table_->locations.end() ? source_ : it->second;
 }
 
 template <class T>

@@ -25,6 +25,14 @@ class Config {
   void set(std::string_view assignment);
   void set_all(const std::vector<std::string>& assignments);
 
+  // Puts a value at dotted `key` (intermediate tables are created, a non-table in the way is an
+  // error), replacing what was there. A Config value is copied as the table it views, and where()
+  // still names the file and line of each of its keys; merge() overlays its keys instead.
+  void put(std::string_view key, const Config& table);
+  void put(std::string_view key, int64_t value);
+  void put(std::string_view key, const std::string& value);
+  void merge(std::string_view key, const Config& table);
+
   bool has(std::string_view key) const;
 
   // Type-checked access: integers convert to double, nothing else converts.
@@ -54,6 +62,9 @@ class Config {
  private:
   Config(std::shared_ptr<Table> table, std::string source, std::string prefix);
   std::string full_key(std::string_view key) const;
+  void make_unique();
+  // The table that will hold dotted `key` (created as needed) and the key's last component.
+  std::pair<void*, std::string> parent_of(std::string_view key, std::string_view context);
 
   std::shared_ptr<Table> table_;
   std::string source_;

@@ -17,19 +17,21 @@ double LrSchedule::lr(int64_t step, int64_t images_before) const {
   return base_lr;
 }
 
-LrSchedule parse_lr_schedule(const Config& train) {
+LrSchedule read_lr_schedule(ConfigReader& train) {
   LrSchedule s;
-  s.kind = train.get_or<std::string>("lr_schedule", s.kind);
-  if (s.kind != "constant" && s.kind != "warmup" && s.kind != "inverse_sqrt")
-    throw InputError(train.where("lr_schedule") + ": train.lr_schedule '" + s.kind +
-                     "': expected constant, warmup or inverse_sqrt");
-  s.base_lr = train.get_or<double>("lr", s.base_lr);
-  s.warmup_images = train.get_or<double>("warmup_images", s.warmup_images);
-  s.ref_steps = train.get_or<double>("lr_ref_steps", s.ref_steps);
-  s.rampup_images = train.get_or<double>("rampup_images", s.rampup_images);
+  s.kind = train.choice("lr_schedule", s.kind, {"constant", "warmup", "inverse_sqrt"});
+  s.base_lr = train.get<double>("lr", s.base_lr);
+  s.warmup_images = train.get<double>("warmup_images", s.warmup_images);
+  s.ref_steps = train.get<double>("lr_ref_steps", s.ref_steps);
+  s.rampup_images = train.get<double>("rampup_images", s.rampup_images);
   if (s.rampup_images < 0) throw InputError(train.where("rampup_images") + ": train.rampup_images must be >= 0");
   if (!(s.ref_steps > 0)) throw InputError(train.where("lr_ref_steps") + ": train.lr_ref_steps must be > 0");
   return s;
+}
+
+LrSchedule parse_lr_schedule(const Config& train) {
+  ConfigReader reader(train, "train");
+  return read_lr_schedule(reader);
 }
 
 }  // namespace cmbench

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/config_reader.h"
 
 namespace cmbench {
 
@@ -22,7 +23,9 @@ struct LrSchedule {
   double lr(int64_t step, int64_t images_before) const;
 };
 
-// From the `train` table: lr, lr_schedule, warmup_images, lr_ref_steps, rampup_images.
+// From the `train` table: lr, lr_schedule, warmup_images, lr_ref_steps, rampup_images (declared in
+// `train`, which the trainer finishes); parse_lr_schedule reads a table holding only those keys.
+LrSchedule read_lr_schedule(ConfigReader& train);
 LrSchedule parse_lr_schedule(const Config& train);
 
 }  // namespace cmbench

@@ -35,14 +35,16 @@ DenoiserPtr clone_for_training(Denoiser& source) {
 }
 
 DenoiserPtr load_checkpoint_network(const std::string& path, const std::string& group) {
-  const auto groups = checkpoint_groups(path);
-  const auto chosen = group.empty() ? default_weights_group(groups, path) : group;
-  const auto checkpoint = read_checkpoint(path, {chosen});
+  const auto chosen = group.empty() ? default_weights_group(checkpoint_groups(path), path) : group;
+  return checkpoint_network(read_checkpoint(path, {chosen}), chosen, path);
+}
+
+DenoiserPtr checkpoint_network(const Checkpoint& checkpoint, const std::string& group, const std::string& path) {
   if (!checkpoint.config.is_object() || !checkpoint.config.contains("net"))
     throw InputError(path + ": checkpoint has no net config");
-  if (checkpoint.config["net"].value("arch", std::string()) != "mlp") return load_network(path, chosen);
+  if (checkpoint.config["net"].value("arch", std::string()) != "mlp") return network_from_checkpoint(checkpoint, group, path);
   auto net = build_network(checkpoint.config["net"], precond_from_json(checkpoint.config.value("precond", nlohmann::json())), 0);
-  load_weights(*net, checkpoint, chosen, /*strict=*/true, path);
+  load_weights(*net, checkpoint, group, /*strict=*/true, path);
   return net;
 }
 

@@ -21,5 +21,7 @@ DenoiserPtr clone_for_training(Denoiser& source);
 
 // Builds the checkpoint's network and loads `group` ("" = ema when present, else model).
 DenoiserPtr load_checkpoint_network(const std::string& path, const std::string& group);
+// The same from a checkpoint already read, holding `group`; `path` names it in messages.
+DenoiserPtr checkpoint_network(const Checkpoint& checkpoint, const std::string& group, const std::string& path);
 
 }  // namespace cmbench

@@ -3,16 +3,14 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "core/device.h"
 #include "core/error.h"
-#include "harness/networks.h"
+#include "harness/run_folder.h"
 #include "harness/runner_evaluate.h"
 #include "harness/trainer.h"
 #include "results/store.h"
@@ -32,17 +30,8 @@ std::string utc_now() {
   return text;
 }
 
-// Flattens a JSON object into "a.b=value" assignments (values as TOML literals).
-void assignments(const nlohmann::json& value, const std::string& prefix, std::vector<std::string>& out) {
-  if (value.is_object()) {
-    for (const auto& [k, v] : value.items()) assignments(v, prefix.empty() ? k : prefix + "." + k, out);
-    return;
-  }
-  out.push_back(prefix + "=" + value.dump());
-}
-
-std::string stage_folder(const std::string& out, const std::string& stage) {
-  return (fs::path(out) / "stages" / stage).string();
+RunFolder stage_folder(const std::string& out, const std::string& stage) {
+  return RunFolder((fs::path(out) / "stages" / stage).string());
 }
 
 // The trainer config of a stage: the suite's shared tables, the stage's network, EMA profiles,
@@ -50,46 +39,25 @@ std::string stage_folder(const std::string& out, const std::string& stage) {
 // With `placeholders`, the checkpoints of earlier stages are named, not looked up (validation).
 Config stage_config(const Suite& suite, const SuiteStage& stage, const std::string& out, const std::string& device,
                     bool placeholders = false) {
-  nlohmann::json merged = suite.base.to_json();
-  if (!stage.net.keys().empty()) merged["net"] = stage.net.to_json();
-  if (!stage.ema.keys().empty()) merged["ema"] = stage.ema.to_json();
-  merged["seed"] = suite.seed;
-  merged["device"] = device;
-  merged["method"] = stage.options.to_json();
-  merged["method"]["name"] = stage.method;
-  const nlohmann::json train_overrides = stage.train.to_json();
-  for (const auto& [k, v] : train_overrides.items()) merged["train"][k] = v;
-  merged["train"]["steps"] = stage.steps;
-  merged["train"]["batch"] = stage.batch;
+  Config config = suite.base;
+  if (!stage.net.keys().empty()) config.put("net", stage.net);
+  if (!stage.ema.keys().empty()) config.put("ema", stage.ema);
+  config.put("seed", suite.seed);
+  config.put("device", device);
+  config.put("method", stage.options);
+  config.put("method.name", stage.method);
+  config.merge("train", stage.train);
+  config.put("train.steps", stage.steps);
+  config.put("train.batch", stage.batch);
   const auto checkpoint_of = [&](const std::string& name) {
     if (placeholders) return fmt::format("<the last checkpoint of stage {}>", name);
-    const auto ckpt = latest_checkpoint(stage_folder(out, name));
+    const auto ckpt = stage_folder(out, name).latest_checkpoint();
     if (ckpt.empty()) throw InputError(fmt::format("{}: stage '{}' needs stage '{}' finished first", suite.path, stage.name, name));
     return ckpt;
   };
-  if (!stage.init.empty()) merged["train"]["init"] = checkpoint_of(stage.init);
-  if (!stage.teacher.empty()) merged["train"]["teacher"] = checkpoint_of(stage.teacher);
-  std::vector<std::string> sets;
-  assignments(merged, "", sets);
-  Config config;
-  config.set_all(sets);
+  if (!stage.init.empty()) config.put("train.init", checkpoint_of(stage.init));
+  if (!stage.teacher.empty()) config.put("train.teacher", checkpoint_of(stage.teacher));
   return config;
-}
-
-std::vector<results::TrainingPoint> read_training_log(const std::string& path) {
-  std::vector<results::TrainingPoint> curve;
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    results::TrainingPoint p;
-    char comma;
-    if (fields >> p.step >> comma >> p.loss >> comma >> p.grad_norm >> comma >> p.lr >> comma >> p.images_per_second) {
-      curve.push_back(p);
-    }
-  }
-  return curve;
 }
 
 }  // namespace
@@ -127,7 +95,8 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
       spdlog::info("{}: complete, skipped", stage.name);
       continue;
     }
-    const auto folder = stage_folder(request.out, stage.name);
+    const auto run_folder = stage_folder(request.out, stage.name);
+    const auto& folder = run_folder.path();
     fs::create_directories(folder);
     const auto start = std::chrono::steady_clock::now();
     const auto start_time = utc_now();
@@ -135,11 +104,11 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     TrainRequest train_request;
     train_request.config = stage_config(suite, stage, request.out, request.device);
     train_request.out = folder;
-    train_request.resume = !latest_checkpoint(folder).empty();
+    train_request.resume = !run_folder.latest_checkpoint().empty();
     spdlog::info("{}: training {} ({} steps at batch {}{})", stage.name, stage.method, stage.steps, stage.batch,
                  train_request.resume ? ", resuming" : "");
     const auto trained = train(train_request);
-    const auto ckpt = latest_checkpoint(folder);
+    const auto& ckpt = trained.checkpoint;
     auto evaluation = evaluate_stage(suite, stage, ckpt, stage.steps, folder, request.device);
 
     results::RunRecord run;
@@ -149,7 +118,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     run.dataset = suite.dataset();
     const Config& net = train_request.config;
     run.network = net.has("net.preset") ? net.get<std::string>("net.preset") : net.sub("net").to_json().dump();
-    run.parameters = load_checkpoint_network(ckpt, "")->parameter_count();
+    run.parameters = trained.parameters;
     run.config_json = train_request.config.to_json().dump();
     run.seed = suite.seed;
     run.code_version = code_version();
@@ -159,8 +128,8 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     run.start_time = start_time;
     run.end_time = utc_now();
     run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    run.images_seen = stage.steps * stage.batch;
-    run.curve = read_training_log((fs::path(folder) / "training_log.csv").string());
+    run.images_seen = trained.images_seen;
+    run.curve = trained.curve;
     run.evaluations = std::move(evaluation.rows);
     run.grids = std::move(evaluation.grids);
     results::append_run(store, run);

@@ -14,7 +14,7 @@
 #include "core/torch_compat.h"
 #include "data/png.h"
 #include "harness/networks.h"
-#include "methods/registry.h"
+#include "methods/checkpoint_method.h"
 #include "methods/sampler.h"
 
 namespace cmbench {
@@ -66,33 +66,17 @@ torch::Tensor read_key(const std::string& path, const std::string& key) {
 
 nlohmann::json sample(const SampleRequest& r) {
   if (r.num <= 0) throw InputError("--num must be positive");
-  const auto checkpoint_header = read_checkpoint(r.ckpt, {default_weights_group(checkpoint_groups(r.ckpt), r.ckpt)});
-  const auto group = r.ema.empty() ? default_weights_group(checkpoint_groups(r.ckpt), r.ckpt)
+  // One read of the file: the weights group, the config and the attributes.
+  const auto groups = checkpoint_groups(r.ckpt);
+  const auto group = r.ema.empty() ? default_weights_group(groups, r.ckpt)
                                    : (r.ema == "ema" || r.ema == "model" || r.ema == "target" ? r.ema : "ema." + r.ema);
+  const auto checkpoint = read_checkpoint(r.ckpt, {group});
   const auto device = resolve_device(r.device);
-  auto net = load_checkpoint_network(r.ckpt, group);
+  auto net = checkpoint_network(checkpoint, group, r.ckpt);
   net->to(device);
 
-  // The training method decides the default rule and sigma_mid (its dataset preset).
-  const auto& config = checkpoint_header.config;
-  std::string method_name = "edm", preset = "cifar10";
-  // `method` is the trainer's object ({"name": ..., "preset": ...}) or, in hand-written configs, a name.
-  if (config.is_object() && config.contains("method")) {
-    const auto& method = config["method"];
-    if (method.is_string()) {
-      method_name = method.get<std::string>();
-    } else if (method.is_object()) {
-      method_name = method.value("name", method_name);
-      preset = method.value("preset", preset);
-    } else {
-      throw InputError(r.ckpt + ": config 'method' must be a method name or an object with 'name'");
-    }
-  }
-  if (checkpoint_header.attributes.contains("method")) method_name = checkpoint_header.attributes["method"].get<std::string>();
-  Config method_table;
-  method_table.set("name=\"" + method_name + "\"");
-  method_table.set("preset=\"" + preset + "\"");
-  const auto method = make_method(method_table);
+  // The training method decides the default rule and its levels (its dataset preset).
+  const auto method = checkpoint_method(checkpoint, r.ckpt);
   const auto sampler = make_sampler(r.sampler.empty() ? method->default_sampler() : r.sampler);
   SamplerSettings settings;
   settings.steps = r.steps;
@@ -150,7 +134,7 @@ nlohmann::json sample(const SampleRequest& r) {
     const auto result = sampler->run(plan, denoise, latents, generators, *net);
     nfe = result.nfe;
     const auto x = result.images.to(torch::kCPU);
-    const auto images = (x * 127.5 + 128).floor().clamp(0, 255).to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();
+    const auto images = quantize_images(x).permute({0, 2, 3, 1}).contiguous();
     if (to_npz) {
       all_images.push_back(images);
       if (r.raw) all_raw.push_back(x.to(torch::kFloat32));

@@ -125,15 +125,6 @@ class Reader {
   std::string source_, name_;
 };
 
-// A sub-table as a Config of its own (serialized and re-read; messages then name the table).
-Config to_config(const toml::table& table, const std::string& source, const std::string& name) {
-  toml::table copy = table;
-  copy.is_inline(false);  // an inline table (`options = { ... }`) would print as a value, not a document
-  std::ostringstream text;
-  text << copy;
-  return Config::from_string(text.str(), fmt::format("{} [{}]", source, name));
-}
-
 std::pair<int64_t, int64_t> parse_seed_range(const std::string& text, const std::string& at) {
   const auto dash = text.find('-');
   try {
@@ -155,12 +146,15 @@ void check_nfe(const std::vector<int64_t>& nfe, const std::string& at) {
   }
 }
 
-SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEvaluation& evaluation,
+// `file` is the whole suite file as a Config: the stage's option, train, net and EMA tables are its
+// sub-tables (views), so the trainer's messages name the suite file and line of each key.
+SuiteStage parse_stage(const Reader& r, const Config& file, const std::string& name, const SuiteEvaluation& evaluation,
                        int64_t default_batch) {
   r.only({"method", "description", "depends", "init", "teacher", "steps", "images", "batch", "options", "train", "net", "ema", "nfe"});
   SuiteStage s;
   s.name = name;
   s.where = r.here();
+  if (name.find('.') != std::string::npos) throw InputError(fmt::format("{}: stage name '{}' must not contain '.'", s.where, name));
   s.method = r.text("method");
   if (!method_registry().contains(s.method)) {
     throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), s.method,
@@ -187,13 +181,18 @@ SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEval
     throw InputError(fmt::format("{}: stage '{}' needs exactly one budget: steps or images", s.where, name));
   }
   s.steps = r.has("steps") ? r.positive("steps") : (r.positive("images") + s.batch - 1) / s.batch;
-  s.options = r.has("options") ? to_config(r.table("options").raw(), r.here(), "stages." + name + ".options") : Config();
+  const auto table = [&](const char* key) {
+    if (!r.has(key)) return Config();
+    r.table(key);  // a table, or an InputError naming the line
+    return file.sub("stages." + name + "." + key);
+  };
+  s.options = table("options");
   if (s.options.has("name")) {
     throw InputError(fmt::format("{}: the method name belongs in stages.{}.method", s.options.where("name"), name));
   }
-  s.train = r.has("train") ? to_config(r.table("train").raw(), r.here(), "stages." + name + ".train") : Config();
-  s.net = r.has("net") ? to_config(r.table("net").raw(), r.here(), "stages." + name + ".net") : Config();
-  s.ema = r.has("ema") ? to_config(r.table("ema").raw(), r.here(), "stages." + name + ".ema") : Config();
+  s.train = table("train");
+  s.net = table("net");
+  s.ema = table("ema");
   for (const char* owned : {"steps", "batch", "init", "teacher"}) {
     if (s.train.has(owned)) {
       throw InputError(fmt::format("{}: set '{}' on the stage itself, not in stages.{}.train", s.train.where(owned), owned,
@@ -386,18 +385,16 @@ Suite parse_suite(const std::string& text, const std::string& source) {
   suite.description = head.text_or("description", "");
   suite.seed = head.integer_or("seed", 0);
 
-  toml::table base;
+  const auto file = Config::from_string(text, source);
+  suite.base = Config::from_string("", source);
   for (const char* key : {"data", "net", "precond", "ema", "train"}) {
     if (const auto* node = root.get(key)) {
       if (!node->is_table()) throw InputError(fmt::format("{}: [{}] must be a table", where(source, *node), key));
-      base.insert(key, *node->as_table());
+      suite.base.put(key, file.sub(key));
     }
   }
-  if (!base.contains("data")) throw InputError(fmt::format("{}: missing [data]", source));
-  if (!base.contains("net")) throw InputError(fmt::format("{}: missing [net]", source));
-  std::ostringstream base_text;
-  base_text << base;
-  suite.base = Config::from_string(base_text.str(), source);
+  if (!suite.base.has("data")) throw InputError(fmt::format("{}: missing [data]", source));
+  if (!suite.base.has("net")) throw InputError(fmt::format("{}: missing [net]", source));
   if (!suite.base.has("data.source")) throw InputError(fmt::format("{}: [data] needs source", r.at("data")));
   const int64_t default_batch = suite.base.get_or<int64_t>("train.batch", 0);
 
@@ -409,7 +406,7 @@ Suite parse_suite(const std::string& text, const std::string& source) {
   std::sort(file_order.begin(), file_order.end());
   if (file_order.empty()) throw InputError(fmt::format("{}: [stages] is empty", r.at("stages")));
   std::vector<SuiteStage> parsed;
-  for (const auto& [line, name] : file_order) parsed.push_back(parse_stage(stages.table(name), name, suite.evaluation, default_batch));
+  for (const auto& [line, name] : file_order) parsed.push_back(parse_stage(stages.table(name), file, name, suite.evaluation, default_batch));
   suite.stages = order_stages(std::move(parsed));
 
   suite.record.name = suite.name;

@@ -6,10 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <regex>
-#include <sstream>
 
 #include "core/checkpoint.h"
+#include "core/config_reader.h"
 #include "core/device.h"
 #include "core/ema.h"
 #include "core/error.h"
@@ -22,6 +21,7 @@
 #include "harness/lr_schedule.h"
 #include "harness/networks.h"
 #include "harness/optimizers.h"
+#include "harness/run_folder.h"
 #include "methods/registry.h"
 #include "nets/checkpoint_io.h"
 
@@ -30,57 +30,53 @@ namespace cmbench {
 namespace fs = std::filesystem;
 
 nlohmann::json TrainSummary::to_json() const {
-  return {{"start_step", start_step},   {"steps", steps}, {"final_loss", final_loss},
-          {"images_per_second", images_per_second}, {"checkpoint", checkpoint}};
-}
-
-std::string latest_checkpoint(const std::string& folder) {
-  static const std::regex pattern("ckpt-([0-9]+)\\.h5");
-  std::string best;
-  int64_t best_step = -1;
-  if (!fs::is_directory(folder)) return best;
-  for (const auto& entry : fs::directory_iterator(folder)) {
-    std::smatch m;
-    const auto name = entry.path().filename().string();
-    if (std::regex_match(name, m, pattern) && std::stoll(m[1]) > best_step) {
-      best_step = std::stoll(m[1]);
-      best = entry.path().string();
-    }
-  }
-  return best;
+  return {{"start_step", start_step},   {"steps", steps},           {"images_seen", images_seen},
+          {"parameters", parameters},   {"final_loss", final_loss}, {"images_per_second", images_per_second},
+          {"checkpoint", checkpoint}};
 }
 
 namespace {
 
-std::string checkpoint_path(const std::string& folder, int64_t step) {
-  char name[64];
-  std::snprintf(name, sizeof(name), "ckpt-%08lld.h5", static_cast<long long>(step));
-  return (fs::path(folder) / name).string();
+// The `data` table: a dataset (`source` spec, flip, subset) or, with source = "gaussian", synthetic
+// isotropic Gaussian data (mean, std, channels, resolution) drawn from stream "data.gaussian"/step.
+struct DataPlan {
+  std::string source;
+  bool flip = false;
+  int64_t subset = 0;
+  double mean = 0.0, std = 0.5;
+  int64_t channels = 2, resolution = 1;
+};
+
+DataPlan read_data_plan(ConfigReader data) {
+  DataPlan d;
+  d.source = data.required<std::string>("source");
+  d.flip = data.get<bool>("flip", d.flip);
+  d.subset = data.get<int64_t>("subset", d.subset);
+  d.mean = data.get<double>("mean", d.mean);
+  d.std = data.get<double>("std", d.std);
+  d.channels = data.get<int64_t>("channels", d.channels);
+  d.resolution = data.get<int64_t>("resolution", d.resolution);
+  data.finish();
+  return d;
 }
 
-// Training images for each step: a dataset through the deterministic loader, or synthetic
-// isotropic Gaussian data (`data.source = "gaussian"`: mean, std, channels, resolution) drawn from
-// stream "data.gaussian"/step.
+// Training images for each step, through the deterministic loader or drawn (DataPlan).
 class BatchSource {
  public:
-  BatchSource(const Config& data, uint64_t seed, int64_t batch, int64_t start_step, const torch::Device& device)
+  BatchSource(const DataPlan& data, uint64_t seed, int64_t batch, int64_t start_step, const torch::Device& device)
       : seed_(seed), batch_(batch), device_(device) {
-    const auto unknown = data.unknown_keys({"source", "flip", "subset", "mean", "std", "channels", "resolution"});
-    if (!unknown.empty()) throw InputError(data.where() + ": unknown key 'data." + unknown.front() + "'");
-    const auto source = data.get<std::string>("source");
-    if (source == "gaussian") {
-      mean_ = data.get_or<double>("mean", 0.0);
-      std_ = data.get_or<double>("std", 0.5);
-      shape_ = {data.get_or<int64_t>("channels", 2), data.get_or<int64_t>("resolution", 1),
-                data.get_or<int64_t>("resolution", 1)};
+    if (data.source == "gaussian") {
+      mean_ = data.mean;
+      std_ = data.std;
+      shape_ = {data.channels, data.resolution, data.resolution};
       return;
     }
-    source_ = std::shared_ptr<const ImageSource>(open_image_source(source));
+    source_ = std::shared_ptr<const ImageSource>(open_image_source(data.source));
     LoaderOptions o;
     o.batch_size = batch;
     o.seed = seed;
-    o.flip = data.get_or<bool>("flip", false);
-    o.subset = data.get_or<int64_t>("subset", 0);
+    o.flip = data.flip;
+    o.subset = data.subset;
     loader_ = std::make_unique<DataLoader>(source_, o, start_step);
   }
 
@@ -136,16 +132,15 @@ std::vector<std::pair<std::string, EmaOptions>> ema_profiles(const Config& confi
   // [ema.<id>]: the profile's checkpoint group is /ema for id "ema", else /ema.<name> with `name`
   // defaulting to the id (a `name` key allows dots, e.g. "phema-0.050", that TOML keys here cannot hold).
   for (const auto& id : table.keys()) {
-    const auto p = table.sub(id);
-    const auto unknown = p.unknown_keys({"name", "kind", "beta", "halflife_images", "rampup_ratio", "sigma_rel"});
-    if (!unknown.empty()) throw InputError(p.where() + ": unknown key 'ema." + id + "." + unknown.front() + "'");
-    const auto name = p.get_or<std::string>("name", id);
+    ConfigReader p(table.sub(id), "ema." + id);
+    const auto name = p.get<std::string>("name", id);
     EmaOptions o;
-    o.kind(parse_ema_kind(p.get_or<std::string>("kind", "fixed")))
-        .beta(p.get_or<double>("beta", o.beta()))
-        .halflife_images(p.get_or<double>("halflife_images", o.halflife_images()))
-        .rampup_ratio(p.get_or<double>("rampup_ratio", o.rampup_ratio()))
-        .sigma_rel(p.get_or<double>("sigma_rel", o.sigma_rel()));
+    o.kind(parse_ema_kind(p.get<std::string>("kind", "fixed")))
+        .beta(p.get<double>("beta", o.beta()))
+        .halflife_images(p.get<double>("halflife_images", o.halflife_images()))
+        .rampup_ratio(p.get<double>("rampup_ratio", o.rampup_ratio()))
+        .sigma_rel(p.get<double>("sigma_rel", o.sigma_rel()));
+    p.finish();
     out.emplace_back(name, o);
   }
   return out;
@@ -158,42 +153,63 @@ torch::Tensor one_hot_labels(const torch::Tensor& labels, int64_t label_dim) {
   return torch::one_hot(labels.to(torch::kInt64), label_dim).to(torch::kFloat32);
 }
 
-// The parsed pieces of a trainer config, after every check that needs no data, checkpoint or device.
+// A trainer config read once into typed values: every key checked, every default in one place.
 struct TrainPlan {
+  uint64_t seed = 0;
+  std::string device;
   std::unique_ptr<Method> method;
-  LrSchedule lr_schedule;
-  PrecondConfig precond;
   nlohmann::json net;
+  PrecondConfig precond;
+  DataPlan data;
   std::vector<std::pair<std::string, EmaOptions>> emas;
+  int64_t steps = 0, batch = 0;
+  std::string optimizer;
+  AdamOptions adam;
+  LrSchedule lr_schedule;
+  double grad_clip = 0.0;
+  std::string precision;
+  bool channels_last = false;
+  int64_t checkpoint_every = 0, log_every = 100;
+  std::string init, init_group, teacher, teacher_group, out;
 };
 
 TrainPlan plan_training(const Config& config) {
-  const auto unknown = config.unknown_keys({"seed", "device", "method", "net", "precond", "data", "train", "ema"});
-  if (!unknown.empty()) throw InputError(config.where() + ": unknown key '" + unknown.front() + "'");
-  const auto t = config.sub("train");
-  const auto unknown_train = t.unknown_keys(
-      {"steps", "batch", "optimizer", "lr", "beta1", "beta2", "eps", "weight_decay", "lr_schedule", "warmup_images",
-       "lr_ref_steps", "rampup_images", "grad_clip", "checkpoint_every", "log_every", "init", "init_group", "teacher",
-       "teacher_group", "precision", "channels_last", "out"});
-  if (!unknown_train.empty()) throw InputError(t.where() + ": unknown key 'train." + unknown_train.front() + "'");
-  config.get_or<int64_t>("seed", 0);
-  config.get_or<std::string>("device", "auto");
-  if (t.get<int64_t>("steps") < 1 || t.get<int64_t>("batch") < 1)
-    throw InputError(t.where() + ": train.steps and train.batch must be >= 1");
-  const auto precision = t.get_or<std::string>("precision", "fp32");
-  if (precision != "fp32" && precision != "bf16")
-    throw InputError(t.where("precision") + ": train.precision '" + precision + "': expected fp32 or bf16");
-  const auto optimizer = t.get_or<std::string>("optimizer", "radam");
-  if (optimizer != "adam" && optimizer != "radam")
-    throw InputError(t.where("optimizer") + ": train.optimizer '" + optimizer + "': expected adam or radam");
-  for (const char* key : {"lr", "beta1", "beta2", "eps", "weight_decay", "grad_clip"}) t.get_or<double>(key, 0.0);
-  for (const char* key : {"checkpoint_every", "log_every"}) t.get_or<int64_t>(key, 0);
-  t.get_or<bool>("channels_last", false);
+  ConfigReader root(config, "");
   TrainPlan plan;
-  plan.lr_schedule = parse_lr_schedule(t);
+  plan.seed = static_cast<uint64_t>(root.get<int64_t>("seed", 0));
+  plan.device = root.get<std::string>("device", "auto");
+  for (const char* table : {"method", "net", "precond", "data", "train", "ema"}) root.declare(table);
+  root.finish();
+
+  ConfigReader t(config.sub("train"), "train");
+  plan.steps = t.required<int64_t>("steps");
+  plan.batch = t.required<int64_t>("batch");
+  if (plan.steps < 1 || plan.batch < 1) throw InputError(t.where() + ": train.steps and train.batch must be >= 1");
+  plan.optimizer = t.choice("optimizer", "radam", {"adam", "radam"});
+  plan.lr_schedule = read_lr_schedule(t);
+  plan.adam.lr(plan.lr_schedule.base_lr)
+      .beta1(t.get<double>("beta1", 0.9))
+      .beta2(t.get<double>("beta2", 0.999))
+      .eps(t.get<double>("eps", 1e-8))
+      .weight_decay(t.get<double>("weight_decay", 0.0));
+  plan.grad_clip = t.get<double>("grad_clip", 0.0);
+  plan.checkpoint_every = t.get<int64_t>("checkpoint_every", 0);
+  plan.log_every = std::max<int64_t>(t.get<int64_t>("log_every", 100), 1);
+  plan.init = t.get<std::string>("init", "");
+  plan.init_group = t.get<std::string>("init_group", "");
+  plan.teacher = t.get<std::string>("teacher", "");
+  plan.teacher_group = t.get<std::string>("teacher_group", "");
+  plan.precision = t.choice("precision", "fp32", {"fp32", "bf16"});
+  plan.channels_last = t.get<bool>("channels_last", false);
+  plan.out = t.get<std::string>("out", "runs/train");
+  t.finish();
+
+  plan.data = read_data_plan(ConfigReader(config.sub("data"), "data"));
   plan.emas = ema_profiles(config);
   plan.precond = parse_precond_config(config.has("precond") ? config.sub("precond") : Config());
   plan.method = make_method(config.sub("method"));
+  if (plan.method->needs_teacher() && plan.teacher.empty())
+    throw InputError(t.where() + ": method '" + plan.method->name() + "' needs train.teacher (a checkpoint)");
   plan.net = resolve_network_config(config.sub("net"));
   const auto arch = plan.net.value("arch", std::string());
   if (plan.method->resolved().value("weighting", std::string()) == "uncertainty" && arch != "edm2")
@@ -208,37 +224,34 @@ void validate_train_config(const Config& config) { plan_training(config); }
 
 TrainSummary train(const TrainRequest& request) {
   const Config& config = request.config;
-  auto plan = plan_training(config);
+  const auto plan = plan_training(config);
   const auto& method = plan.method;
-  const auto t = config.sub("train");
 
-  const uint64_t seed = static_cast<uint64_t>(config.get_or<int64_t>("seed", 0));
-  const auto device = resolve_device(config.get_or<std::string>("device", "auto"));
-  const int64_t total_steps = t.get<int64_t>("steps");
-  const int64_t batch_size = t.get<int64_t>("batch");
-  const auto precision = t.get_or<std::string>("precision", "fp32");
-  const int64_t checkpoint_every = t.get_or<int64_t>("checkpoint_every", 0);
-  const int64_t log_every = std::max<int64_t>(t.get_or<int64_t>("log_every", 100), 1);
-  const double grad_clip = t.get_or<double>("grad_clip", 0.0);
-  const auto out = request.out.empty() ? t.get_or<std::string>("out", "runs/train") : request.out;
+  const uint64_t seed = plan.seed;
+  const auto device = resolve_device(plan.device);
+  const int64_t total_steps = plan.steps;
+  const int64_t batch_size = plan.batch;
+  const auto& precision = plan.precision;
+  const int64_t checkpoint_every = plan.checkpoint_every;
+  const int64_t log_every = plan.log_every;
+  const double grad_clip = plan.grad_clip;
+  const auto out = request.out.empty() ? plan.out : request.out;
+  const RunFolder folder(out);
 
   const auto& lr_schedule = plan.lr_schedule;
 
   Networks nets;
   nets.student = build_network(plan.net, plan.precond, seed);
   nets.student->to(device);
-  const bool channels_last = t.get_or<bool>("channels_last", false);
+  const bool channels_last = plan.channels_last;
   if (channels_last) nets.student->set_channels_last(true);
-  const auto init = t.get_or<std::string>("init", "");
+  const auto& init = plan.init;
   if (!init.empty()) {
-    const auto group = t.get_or<std::string>("init_group", "");
-    const auto chosen = group.empty() ? default_weights_group(checkpoint_groups(init), init) : group;
+    const auto chosen = plan.init_group.empty() ? default_weights_group(checkpoint_groups(init), init) : plan.init_group;
     load_weights(*nets.student, read_checkpoint(init, {chosen}), chosen, /*strict=*/true, init);
   }
   if (method->needs_teacher()) {
-    const auto teacher = t.get_or<std::string>("teacher", "");
-    if (teacher.empty()) throw InputError(t.where() + ": method '" + method->name() + "' needs train.teacher (a checkpoint)");
-    nets.teacher = load_checkpoint_network(teacher, t.get_or<std::string>("teacher_group", ""));
+    nets.teacher = load_checkpoint_network(plan.teacher, plan.teacher_group);
     nets.teacher->to(device);
     if (channels_last) nets.teacher->set_channels_last(true);
     nets.teacher->eval();
@@ -248,13 +261,7 @@ TrainSummary train(const TrainRequest& request) {
   if (nets.target) nets.target->train();
 
   const auto params = nets.student->parameters();
-  const auto optimizer_options = AdamOptions()
-                                     .lr(t.get_or<double>("lr", 1e-4))
-                                     .beta1(t.get_or<double>("beta1", 0.9))
-                                     .beta2(t.get_or<double>("beta2", 0.999))
-                                     .eps(t.get_or<double>("eps", 1e-8))
-                                     .weight_decay(t.get_or<double>("weight_decay", 0.0));
-  auto optimizer = make_optimizer(t.get_or<std::string>("optimizer", "radam"), params, optimizer_options);
+  auto optimizer = make_optimizer(plan.optimizer, params, plan.adam);
   std::vector<Ema> emas;
   for (const auto& [name, options] : plan.emas) emas.emplace_back(name, options, nets.student->state());
 
@@ -266,7 +273,7 @@ TrainSummary train(const TrainRequest& request) {
   fs::create_directories(out);
   int64_t start_step = 0;
   if (request.resume) {
-    const auto path = latest_checkpoint(out);
+    const auto path = folder.latest_checkpoint();
     if (path.empty()) throw InputError(out + ": --resume found no checkpoint (ckpt-*.h5)");
     const auto ckpt = read_checkpoint(path);
     load_weights(*nets.student, ckpt, "model", true, path);
@@ -274,28 +281,33 @@ TrainSummary train(const TrainRequest& request) {
     for (auto& ema : emas) load_named_tensors(ckpt.group(ema_group(ema.name())), ema.tensors(), true, path + ":/" + ema_group(ema.name()));
     optimizer->load_state(ckpt.group("optimizer"));
     start_step = ckpt.attributes.at("step").get<int64_t>();
-  } else if (!latest_checkpoint(out).empty()) {
+  } else if (!folder.latest_checkpoint().empty()) {
     throw InputError(out + ": already holds checkpoints; pass --resume to continue or choose another --out");
   }
 
   // The training log: rows after the resumed step are dropped (they will be recomputed identically).
-  const auto log_path = (fs::path(out) / "training_log.csv").string();
+  TrainSummary summary;
+  const auto log_path = folder.training_log();
   {
     std::vector<std::string> kept;
     if (request.resume && fs::exists(log_path)) {
       std::ifstream in(log_path);
       std::string line;
+      std::getline(in, line);  // the header
       while (std::getline(in, line)) {
-        if (kept.empty() || std::stoll(line.substr(0, line.find(','))) <= start_step) kept.push_back(line);
+        auto point = parse_training_log_line(line, log_path);
+        if (point.step > start_step) break;
+        summary.curve.push_back(point);
+        kept.push_back(line);
       }
     }
     std::ofstream log(log_path, std::ios::trunc);
-    if (kept.empty()) kept.push_back("step,loss,grad_norm,lr,images_per_s");
+    log << kTrainingLogHeader << "\n";
     for (const auto& line : kept) log << line << "\n";
   }
   std::ofstream log(log_path, std::ios::app);
 
-  BatchSource data(config.sub("data"), seed, batch_size, start_step, device);
+  BatchSource data(plan.data, seed, batch_size, start_step, device);
   const int64_t label_dim = nets.student->label_dim();
 
   auto save = [&](int64_t step) {
@@ -307,13 +319,13 @@ TrainSummary train(const TrainRequest& request) {
     if (nets.target) c.groups["target"] = nets.target->state();
     for (const auto& ema : emas) c.groups[ema_group(ema.name())] = ema.tensors();
     c.groups["optimizer"] = optimizer->state();
-    const auto path = checkpoint_path(out, step);
+    const auto path = folder.checkpoint(step);
     write_checkpoint(path, c);
     return path;
   };
 
-  TrainSummary summary;
   summary.start_step = start_step;
+  summary.parameters = nets.student->parameter_count();
   ProgressBar bar("train " + method->name(), total_steps, "step");
   if (!request.progress) bar.set_output(stderr, false, 1e9);
   bar.set_done(start_step);
@@ -342,7 +354,7 @@ TrainSummary train(const TrainRequest& request) {
     const auto loss = precision == "bf16" ? result.per_sample.mean().to(torch::kFloat32) : result.per_sample.mean();
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value)) {
-      const auto last = latest_checkpoint(out);
+      const auto last = folder.latest_checkpoint();
       throw CheckError("train: loss is " + std::to_string(loss_value) + " at step " + std::to_string(step) +
                        "; stopped, last good checkpoint: " + (last.empty() ? "none" : last));
     }
@@ -369,10 +381,9 @@ TrainSummary train(const TrainRequest& request) {
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - window_start).count();
       const double rate = seconds > 0 ? window_images / seconds : 0.0;
-      char line[256];
-      std::snprintf(line, sizeof(line), "%lld,%.9g,%.9g,%.9g,%.3f", static_cast<long long>(done), loss_value, grad_norm,
-                    optimizer->lr(), rate);
+      const auto line = training_log_line({done, loss_value, grad_norm, optimizer->lr(), rate});
       log << line << "\n" << std::flush;
+      summary.curve.push_back(parse_training_log_line(line, log_path));
       window_start = now;
       window_images = 0;
     }
@@ -385,8 +396,9 @@ TrainSummary train(const TrainRequest& request) {
   bar.finish();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.steps = total_steps;
+  summary.images_seen = total_steps * batch_size;
   summary.images_per_second = seconds > 0 ? (total_steps - start_step) * batch_size / seconds : 0.0;
-  if (summary.checkpoint.empty()) summary.checkpoint = latest_checkpoint(out);
+  if (summary.checkpoint.empty()) summary.checkpoint = folder.latest_checkpoint();
   return summary;
 }
 

@@ -11,10 +11,12 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/config.h"
+#include "results/records.h"
 
 namespace cmbench {
 
@@ -27,9 +29,12 @@ struct TrainRequest {
 
 struct TrainSummary {
   int64_t start_step = 0, steps = 0;
+  int64_t images_seen = 0;  // steps x batch over the whole run, resumed part included
+  int64_t parameters = 0;   // of the trained network
   double final_loss = 0;
   double images_per_second = 0;
   std::string checkpoint;  // the last checkpoint written
+  std::vector<results::TrainingPoint> curve;  // every logged point, as training_log.csv has it
   nlohmann::json to_json() const;
 };
 
@@ -38,8 +43,5 @@ TrainSummary train(const TrainRequest& request);
 // Every check `train` makes before it touches data, checkpoints or the device: unknown keys, types,
 // method options, the network config, lr schedule, EMA profiles (InputErrors naming the key).
 void validate_train_config(const Config& config);
-
-// The newest checkpoint (highest step) in `folder`, or "" when none.
-std::string latest_checkpoint(const std::string& folder);
 
 }  // namespace cmbench

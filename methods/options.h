@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
-#include <vector>
 
 #include "core/config.h"
+#include "core/config_reader.h"
 
 namespace cmbench {
 
@@ -23,19 +23,19 @@ class OptionReader {
   template <class T>
   T by_preset(const T& cifar10, const T& imagenet64) const { return preset_ == "imagenet64" ? imagenet64 : cifar10; }
 
-  double number(const std::string& key, double fallback);
-  int64_t integer(const std::string& key, int64_t fallback);
-  bool flag(const std::string& key, bool fallback);
-  std::string choice(const std::string& key, const std::string& fallback, std::initializer_list<const char*> allowed);
+  double number(const std::string& key, double fallback) { return reader_.get<double>(key, fallback); }
+  int64_t integer(const std::string& key, int64_t fallback) { return reader_.get<int64_t>(key, fallback); }
+  bool flag(const std::string& key, bool fallback) { return reader_.get<bool>(key, fallback); }
+  std::string choice(const std::string& key, const std::string& fallback, std::initializer_list<const char*> allowed) {
+    return reader_.choice(key, fallback, allowed);
+  }
 
   // Throws InputError for keys nobody asked for; returns the resolved options.
   nlohmann::json finish() const;
 
  private:
-  const Config& table_;
+  ConfigReader reader_;
   std::string preset_;
-  std::vector<std::string> known_{"name", "preset"};
-  nlohmann::json resolved_ = nlohmann::json::object();
 };
 
 }  // namespace cmbench

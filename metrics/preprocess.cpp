@@ -95,8 +95,4 @@ torch::Tensor preprocess_for_inception(const torch::Tensor& images_nhwc, ResizeM
   return 2.0f * x - 1.0f;
 }
 
-torch::Tensor quantize_images(const torch::Tensor& x) {
-  return torch::floor(x.to(torch::kFloat32) * 127.5f + 128.0f).clamp(0, 255).to(torch::kUInt8);
-}
-
 }  // namespace cmbench

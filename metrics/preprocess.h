@@ -23,7 +23,4 @@ torch::Tensor tf_legacy_resize(const torch::Tensor& images, int64_t out_h, int64
 // uint8 (N, H, W, C) with C = 1 or 3 -> float32 (N, 3, 299, 299) ready for FidInception.
 torch::Tensor preprocess_for_inception(const torch::Tensor& images_nhwc, ResizeMode mode);
 
-// Generated images to uint8: clamp(floor(x * 127.5 + 128), 0, 255), for x in [-1, 1] (any layout).
-torch::Tensor quantize_images(const torch::Tensor& x);
-
 }  // namespace cmbench

@@ -13,7 +13,11 @@ LoadReport load_weights(Denoiser& net, const Checkpoint& checkpoint, const std::
 DenoiserPtr load_network(const std::string& path, const std::string& group, bool strict,
                          const nlohmann::json& net_override) {
   const auto name = group.empty() ? default_weights_group(checkpoint_groups(path), path) : group;
-  const auto checkpoint = read_checkpoint(path, {name});
+  return network_from_checkpoint(read_checkpoint(path, {name}), name, path, strict, net_override);
+}
+
+DenoiserPtr network_from_checkpoint(const Checkpoint& checkpoint, const std::string& group, const std::string& path,
+                                    bool strict, const nlohmann::json& net_override) {
   nlohmann::json net = net_override;
   PrecondConfig precond;
   if (checkpoint.config.is_object()) {
@@ -31,7 +35,7 @@ DenoiserPtr load_network(const std::string& path, const std::string& group, bool
   } catch (const InputError& e) {
     throw InputError(path + ": config " + e.what());
   }
-  load_weights(*out, checkpoint, name, strict, path);
+  load_weights(*out, checkpoint, group, strict, path);
   return out;
 }
 

@@ -20,6 +20,10 @@ LoadReport load_weights(Denoiser& net, const Checkpoint& checkpoint, const std::
 DenoiserPtr load_network(const std::string& path, const std::string& group = {}, bool strict = true,
                          const nlohmann::json& net_override = nullptr);
 
+// The same from a checkpoint already read (with `group` among its groups); `path` names it in messages.
+DenoiserPtr network_from_checkpoint(const Checkpoint& checkpoint, const std::string& group, const std::string& path,
+                                    bool strict = true, const nlohmann::json& net_override = nullptr);
+
 // The checkpoint `config` object for a network: {"net": ..., "precond": ...} merged into `base`.
 nlohmann::json network_config(const Denoiser& net, nlohmann::json base = nlohmann::json::object());
 

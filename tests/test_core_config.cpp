@@ -115,3 +115,35 @@ TEST(ConfigErrors, FromFile) {
   EXPECT_EQ(test::input_error_message([&] { c.get<std::string>("a.b"); }),
             dir.file("c.toml") + ":2: key 'a.b' must be a string, found an integer");
 }
+
+// put() and merge() build a config from parts of others without text; every key still names the file
+// and line it came from, also after the copy-on-write copy that a later set() makes.
+TEST(Config, PutAndMergeKeepWhereEachKeyCameFrom) {
+  const auto suite = Config::from_string("[train]\nlr = 2e-4\nbatch = 8\n\n[stages.a.train]\nlr = 1e-3\n", "s.toml");
+  const auto other = Config::from_string("[net]\narch = \"mlp\"\nhidden = 16\n", "net.toml");
+  Config c;
+  c.put("train", suite.sub("train"));
+  c.merge("train", suite.sub("stages.a.train"));
+  c.put("net", other.sub("net"));
+  c.put("train.steps", int64_t{3});
+  c.put("method.name", std::string("ect"));
+  EXPECT_DOUBLE_EQ(c.get<double>("train.lr"), 1e-3);
+  EXPECT_EQ(c.get<int64_t>("train.batch"), 8);
+  EXPECT_EQ(c.get<int64_t>("train.steps"), 3);
+  EXPECT_EQ(c.get<std::string>("method.name"), "ect");
+  EXPECT_EQ(c.get<int64_t>("net.hidden"), 16);
+  EXPECT_EQ(c.where("train.lr"), "s.toml:6");
+  EXPECT_EQ(c.where("train.batch"), "s.toml:3");
+  EXPECT_EQ(c.where("net.hidden"), "net.toml:3");
+  EXPECT_EQ(c.sub("net").where("arch"), "net.toml:2");
+  c.set("train.batch=16");
+  EXPECT_EQ(c.where("train.batch"), "--set");
+  EXPECT_EQ(c.where("train.lr"), "s.toml:6");
+  c.put("net", suite.sub("train"));  // replaces the whole table, and its locations
+  EXPECT_FALSE(c.has("net.hidden"));
+  EXPECT_EQ(c.where("net.lr"), "s.toml:2");
+  // The sources are unchanged.
+  EXPECT_DOUBLE_EQ(suite.get<double>("train.lr"), 2e-4);
+  EXPECT_FALSE(suite.has("train.steps"));
+  EXPECT_THROW(c.put("method.name.x", int64_t{1}), InputError);  // a string in the way
+}

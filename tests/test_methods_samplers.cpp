@@ -24,6 +24,16 @@ torch::Tensor latents(std::vector<torch::Generator>& g, int64_t channels) {
   return per_image_normal(g, {channels, 1, 1}, torch::kCPU);
 }
 
+// clamp(floor(x * 127.5 + 128), 0, 255) in the sampler's float64: 1/127.5 - 1e-13 maps to 128, where
+// the same arithmetic in float32 gives 129.
+TEST(Samplers, QuantizeImagesAsEdmInTheSamplersDtype) {
+  const auto q = quantize_images(torch::tensor({-2.0, -1.0, 0.0, 1 / 127.5 - 1e-13, 0.5, 1.0, 3.0}, torch::kFloat64));
+  EXPECT_EQ(q.scalar_type(), torch::kUInt8);
+  EXPECT_TRUE(torch::equal(q, torch::tensor({0, 0, 128, 128, 191, 255, 255}, torch::kUInt8)));
+  const auto q32 = quantize_images(torch::tensor({-1.0f, 0.0f, 0.5f, 1.0f}));
+  EXPECT_TRUE(torch::equal(q32, torch::tensor({0, 128, 191, 255}, torch::kUInt8)));
+}
+
 TEST(Samplers, HeunReproducesMixtureMoments) {
   const auto means = torch::tensor({-1.0, 0.5, 1.0, -0.5}, torch::kFloat64).view({2, 2, 1, 1});
   const auto variances = torch::tensor({0.04, 0.09}, torch::kFloat64);

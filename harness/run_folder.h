@@ -1,0 +1,37 @@
+// The folder of one training run (a `cmbench train --out` folder, a suite stage's stages/NAME):
+//   ckpt-SSSSSSSS.h5              checkpoints by step (core/checkpoint.h), the newest resumes
+//   training_log.csv              step,loss,grad_norm,lr,images_per_s every log_every steps
+//   samples-nfeN-seedsA-B.npz     a suite's generated images per NFE and seed set
+//   grid-nfeN.png                 a suite's 8x8 sample grid per NFE
+// Every name is made here, so the trainer, the suite runner and their tests agree on the layout.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "results/records.h"
+
+namespace cmbench {
+
+class RunFolder {
+ public:
+  explicit RunFolder(std::string path) : path_(std::move(path)) {}
+
+  const std::string& path() const { return path_; }
+  std::string checkpoint(int64_t step) const;
+  std::string latest_checkpoint() const;  // the highest step, "" when none
+  std::string training_log() const;
+  std::string samples(int64_t nfe, const std::string& seed_set) const;  // seed_set as "A-B"
+  std::string grid(int64_t nfe) const;
+
+ private:
+  std::string path_;
+};
+
+// training_log.csv rows. The store keeps the curve exactly as logged: a point is what its line says.
+inline constexpr const char* kTrainingLogHeader = "step,loss,grad_norm,lr,images_per_s";
+std::string training_log_line(const results::TrainingPoint& point);
+results::TrainingPoint parse_training_log_line(const std::string& line, const std::string& path);
+
+}  // namespace cmbench
