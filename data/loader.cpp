@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -9,6 +10,12 @@
 #include "core/seed.h"
 
 namespace cmbench {
+
+torch::Tensor to_network_range(const torch::Tensor& images_nhwc) {
+  if (images_nhwc.dim() != 4 || images_nhwc.scalar_type() != torch::kUInt8)
+    throw std::invalid_argument("to_network_range: expects uint8 (N, H, W, C) images");
+  return images_nhwc.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(127.5).sub_(1.0);
+}
 
 std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -110,7 +117,7 @@ Batch DataLoader::make_batch(int64_t step) const {
       }
     }
   }
-  batch.images = images.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(127.5).sub_(1.0).contiguous();
+  batch.images = to_network_range(images).contiguous();
   if (source_->has_labels()) batch.labels = source_->labels().index_select(0, batch.indices);
   return batch;
 }

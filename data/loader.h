@@ -76,6 +76,10 @@ class DataLoader {
   bool stopping_ = false;
 };
 
+// uint8 (N, H, W, C) images to the networks' float32 (N, C, H, W) in [-1, 1]: x / 127.5 - 1
+// (DESIGN.md "Formats"). Every image a network trains on goes through here: batches and SCT's pool.
+torch::Tensor to_network_range(const torch::Tensor& images_nhwc);
+
 // A portable permutation of 0..n-1 (Fisher-Yates over splitmix64 draws): identical on every machine
 // and LibTorch version.
 std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed);

@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "core/hdf5.h"
-#include "results/column_table.h"
+#include "results/record_fields.h"
 #include "results/store_lock.h"
 
 namespace cmbench::results {
@@ -18,24 +18,67 @@ const char* const kFormat = "cmbench-results";
 
 std::string text(const H5::H5Object& object, const std::string& name) { return h5::get_string_attribute(object, name); }
 int64_t integer(const H5::H5Object& object, const std::string& name) { return h5::get_int_attribute(object, name); }
-double real(const H5::H5Object& object, const std::string& name) { return h5::get_double_attribute(object, name); }
 
-void set_text(H5::H5Object& object, const std::string& name, const std::string& value, const std::string& meaning) {
-  h5::set_attribute(object, name, value);
-  h5::set_attribute(object, name + ".meaning", meaning);
-}
-void set_integer(H5::H5Object& object, const std::string& name, int64_t value, const std::string& unit,
-                 const std::string& meaning) {
-  h5::set_attribute(object, name, value);
-  h5::set_attribute(object, name + ".unit", unit);
-  h5::set_attribute(object, name + ".meaning", meaning);
-}
-void set_real(H5::H5Object& object, const std::string& name, double value, const std::string& unit,
-              const std::string& meaning) {
-  h5::set_attribute(object, name, value);
-  h5::set_attribute(object, name + ".unit", unit);
-  h5::set_attribute(object, name + ".meaning", meaning);
-}
+// The schema: each table and attribute set described once, for write_store and read_store alike.
+const Fields<RunRecord> kRunAttributes = {
+    {"suite", &RunRecord::suite, "", "suite name"},
+    {"stage", &RunRecord::stage, "", "stage name within the suite"},
+    {"method", &RunRecord::method, "", "training method (edm, cd, ct, ict, ect, sct)"},
+    {"dataset", &RunRecord::dataset, "", "training dataset"},
+    {"network", &RunRecord::network, "", "network preset or architecture"},
+    {"parameters", &RunRecord::parameters, "1", "trainable parameters of the network"},
+    {"config", &RunRecord::config_json, "", "full resolved configuration (JSON)"},
+    {"seed", &RunRecord::seed, "1", "run seed"},
+    {"code_version", &RunRecord::code_version, "", "cmbench version and git description"},
+    {"torch_version", &RunRecord::torch_version, "", "LibTorch version"},
+    {"device", &RunRecord::device, "", "device the run used"},
+    {"threads", &RunRecord::threads, "1", "intra-op CPU threads"},
+    {"start_time", &RunRecord::start_time, "", "start of the run, ISO 8601 UTC"},
+    {"end_time", &RunRecord::end_time, "", "end of the run, ISO 8601 UTC"},
+    {"wall_seconds", &RunRecord::wall_seconds, "s", "wall-clock time of training and evaluation"},
+    {"images_seen", &RunRecord::images_seen, "images", "training images seen (steps x batch)"},
+};
+
+const Fields<TrainingPoint> kCurveColumns = {
+    {"step", &TrainingPoint::step, "steps", "training step after the update"},
+    {"loss", &TrainingPoint::loss, "1", "training loss (method's weighted loss, batch mean)"},
+    {"grad_norm", &TrainingPoint::grad_norm, "1", "global L2 norm of the gradient before clipping"},
+    {"lr", &TrainingPoint::lr, "1", "learning rate of the step"},
+    {"images_per_second", &TrainingPoint::images_per_second, "images/s", "training throughput"},
+};
+
+const Fields<EvaluationRow> kEvaluationColumns = {
+    {"step", &EvaluationRow::step, "steps", "training step of the evaluated weights"},
+    {"nfe", &EvaluationRow::nfe, "evaluations", "network function evaluations per sample"},
+    {"metric", &EvaluationRow::metric, "", "metric name (fid, is_mean, is_std, swd; METRICS.md)"},
+    {"value", &EvaluationRow::value, "1", "metric value (FID/IS/SWD are dimensionless)"},
+    {"num_samples", &EvaluationRow::num_samples, "images", "generated samples the value is computed from"},
+    {"seed_set", &EvaluationRow::seed_set, "", "sample seed range A-B"},
+    {"reference", &EvaluationRow::reference, "", "reference statistics or data the metric compares against"},
+    {"detector", &EvaluationRow::detector, "", "feature detector (weights) used, empty when none"},
+};
+
+const Fields<SuiteRecord> kSuiteAttributes = {
+    {"dataset", &SuiteRecord::dataset, "", "dataset of the suite"},
+};
+
+const Fields<MetricPolicy> kMetricColumns = {
+    {"metric", &MetricPolicy::metric, "", "metric name"},
+    {"direction", &MetricPolicy::direction, "", "which way is better: lower or higher"},
+    {"rtol", &MetricPolicy::rtol, "1", "relative tolerance of `cmbench compare`"},
+    {"atol", &MetricPolicy::atol, "metric units", "absolute tolerance of `cmbench compare`"},
+    {"aggregate", &MetricPolicy::aggregate, "", "how values over seed sets combine: mean, min or max"},
+};
+
+const Fields<ReferenceRow> kReferenceColumns = {
+    {"method", &ReferenceRow::method, "", "stage method the published number compares with"},
+    {"label", &ReferenceRow::label, "", "the method as the paper names it"},
+    {"nfe", &ReferenceRow::nfe, "evaluations", "network function evaluations per sample"},
+    {"metric", &ReferenceRow::metric, "", "metric name"},
+    {"value", &ReferenceRow::value, "1", "published value"},
+    {"num_samples", &ReferenceRow::num_samples, "images", "samples behind the published value"},
+    {"citation", &ReferenceRow::citation, "", "source of the number"},
+};
 
 void write_bytes(H5::Group& group, const std::string& name, const std::vector<uint8_t>& bytes) {
   const hsize_t dims[1] = {bytes.size()};
@@ -60,63 +103,9 @@ std::vector<uint8_t> read_bytes(const H5::Group& group, const std::string& name)
 void write_run(H5::Group& runs, const std::string& name, const RunRecord& run) {
   H5::Group g = h5::require_group(runs, name);
   h5::set_attribute(g, "meaning", std::string("one training + evaluation run of one suite stage"));
-  set_text(g, "suite", run.suite, "suite name");
-  set_text(g, "stage", run.stage, "stage name within the suite");
-  set_text(g, "method", run.method, "training method (edm, cd, ct, ict, ect, sct)");
-  set_text(g, "dataset", run.dataset, "training dataset");
-  set_text(g, "network", run.network, "network preset or architecture");
-  set_integer(g, "parameters", run.parameters, "1", "trainable parameters of the network");
-  set_text(g, "config", run.config_json, "full resolved configuration (JSON)");
-  set_integer(g, "seed", run.seed, "1", "run seed");
-  set_text(g, "code_version", run.code_version, "cmbench version and git description");
-  set_text(g, "torch_version", run.torch_version, "LibTorch version");
-  set_text(g, "device", run.device, "device the run used");
-  set_integer(g, "threads", run.threads, "1", "intra-op CPU threads");
-  set_text(g, "start_time", run.start_time, "start of the run, ISO 8601 UTC");
-  set_text(g, "end_time", run.end_time, "end of the run, ISO 8601 UTC");
-  set_real(g, "wall_seconds", run.wall_seconds, "s", "wall-clock time of training and evaluation");
-  set_integer(g, "images_seen", run.images_seen, "images", "training images seen (steps x batch)");
-
-  ColumnTable curve;
-  std::vector<int64_t> steps;
-  std::vector<double> loss, grad_norm, lr, rate;
-  for (const auto& p : run.curve) {
-    steps.push_back(p.step);
-    loss.push_back(p.loss);
-    grad_norm.push_back(p.grad_norm);
-    lr.push_back(p.lr);
-    rate.push_back(p.images_per_second);
-  }
-  curve.add_integers("step", steps, "steps", "training step after the update");
-  curve.add_reals("loss", loss, "1", "training loss (method's weighted loss, batch mean)");
-  curve.add_reals("grad_norm", grad_norm, "1", "global L2 norm of the gradient before clipping");
-  curve.add_reals("lr", lr, "1", "learning rate of the step");
-  curve.add_reals("images_per_second", rate, "images/s", "training throughput");
-  curve.write(g, "training_curve", "training curve, one row per logged step");
-
-  ColumnTable eval;
-  std::vector<int64_t> estep, nfe, num;
-  std::vector<std::string> metric, seed_set, reference, detector;
-  std::vector<double> value;
-  for (const auto& e : run.evaluations) {
-    estep.push_back(e.step);
-    nfe.push_back(e.nfe);
-    metric.push_back(e.metric);
-    value.push_back(e.value);
-    num.push_back(e.num_samples);
-    seed_set.push_back(e.seed_set);
-    reference.push_back(e.reference);
-    detector.push_back(e.detector);
-  }
-  eval.add_integers("step", estep, "steps", "training step of the evaluated weights");
-  eval.add_integers("nfe", nfe, "evaluations", "network function evaluations per sample");
-  eval.add_texts("metric", metric, "metric name (fid, is_mean, is_std, swd; METRICS.md)");
-  eval.add_reals("value", value, "1", "metric value (FID/IS/SWD are dimensionless)");
-  eval.add_integers("num_samples", num, "images", "generated samples the value is computed from");
-  eval.add_texts("seed_set", seed_set, "sample seed range A-B");
-  eval.add_texts("reference", reference, "reference statistics or data the metric compares against");
-  eval.add_texts("detector", detector, "feature detector (weights) used, empty when none");
-  eval.write(g, "evaluation", "evaluation rows, one per NFE x metric x seed set");
+  write_attributes(g, run, kRunAttributes);
+  write_table(g, "training_curve", "training curve, one row per logged step", run.curve, kCurveColumns);
+  write_table(g, "evaluation", "evaluation rows, one per NFE x metric x seed set", run.evaluations, kEvaluationColumns);
 
   H5::Group grids = h5::require_group(g, "grids");
   h5::set_attribute(grids, "meaning", std::string("8x8 sample grids (PNG) per number of function evaluations"));
@@ -125,34 +114,9 @@ void write_run(H5::Group& runs, const std::string& name, const RunRecord& run) {
 
 RunRecord read_run(const H5::Group& g) {
   RunRecord run;
-  run.suite = text(g, "suite");
-  run.stage = text(g, "stage");
-  run.method = text(g, "method");
-  run.dataset = text(g, "dataset");
-  run.network = text(g, "network");
-  run.parameters = integer(g, "parameters");
-  run.config_json = text(g, "config");
-  run.seed = integer(g, "seed");
-  run.code_version = text(g, "code_version");
-  run.torch_version = text(g, "torch_version");
-  run.device = text(g, "device");
-  run.threads = integer(g, "threads");
-  run.start_time = text(g, "start_time");
-  run.end_time = text(g, "end_time");
-  run.wall_seconds = real(g, "wall_seconds");
-  run.images_seen = integer(g, "images_seen");
-
-  const auto curve = ColumnTable::read(g, "training_curve");
-  for (size_t i = 0; i < curve.rows(); ++i) {
-    run.curve.push_back({curve.integers("step")[i], curve.reals("loss")[i], curve.reals("grad_norm")[i],
-                         curve.reals("lr")[i], curve.reals("images_per_second")[i]});
-  }
-  const auto eval = ColumnTable::read(g, "evaluation");
-  for (size_t i = 0; i < eval.rows(); ++i) {
-    run.evaluations.push_back({eval.integers("step")[i], eval.integers("nfe")[i], eval.texts("metric")[i],
-                               eval.reals("value")[i], eval.integers("num_samples")[i], eval.texts("seed_set")[i],
-                               eval.texts("reference")[i], eval.texts("detector")[i]});
-  }
+  read_attributes(g, run, kRunAttributes);
+  run.curve = read_table(g, "training_curve", kCurveColumns);
+  run.evaluations = read_table(g, "evaluation", kEvaluationColumns);
   if (h5::has_child(g, "grids")) {
     H5::Group grids = g.openGroup("grids");
     for (const auto& name : h5::child_names(grids)) {
@@ -167,63 +131,19 @@ RunRecord read_run(const H5::Group& g) {
 void write_suite(H5::Group& suites, const SuiteRecord& suite) {
   H5::Group g = h5::require_group(suites, suite.name);
   h5::set_attribute(g, "meaning", std::string("suite-level data written by `cmbench run` from the suite file"));
-  set_text(g, "dataset", suite.dataset, "dataset of the suite");
-
-  ColumnTable metrics;
-  std::vector<std::string> name, direction, aggregate;
-  std::vector<double> rtol, atol;
-  for (const auto& m : suite.metrics) {
-    name.push_back(m.metric);
-    direction.push_back(m.direction);
-    rtol.push_back(m.rtol);
-    atol.push_back(m.atol);
-    aggregate.push_back(m.aggregate);
-  }
-  metrics.add_texts("metric", name, "metric name");
-  metrics.add_texts("direction", direction, "which way is better: lower or higher");
-  metrics.add_reals("rtol", rtol, "1", "relative tolerance of `cmbench compare`");
-  metrics.add_reals("atol", atol, "metric units", "absolute tolerance of `cmbench compare`");
-  metrics.add_texts("aggregate", aggregate, "how values over seed sets combine: mean, min or max");
-  metrics.write(g, "metrics", "per-metric direction, regression tolerance and seed-set aggregation");
-
-  ColumnTable refs;
-  std::vector<std::string> method, label, metric, citation;
-  std::vector<int64_t> nfe, num;
-  std::vector<double> value;
-  for (const auto& r : suite.references) {
-    method.push_back(r.method);
-    label.push_back(r.label);
-    nfe.push_back(r.nfe);
-    metric.push_back(r.metric);
-    value.push_back(r.value);
-    num.push_back(r.num_samples);
-    citation.push_back(r.citation);
-  }
-  refs.add_texts("method", method, "stage method the published number compares with");
-  refs.add_texts("label", label, "the method as the paper names it");
-  refs.add_integers("nfe", nfe, "evaluations", "network function evaluations per sample");
-  refs.add_texts("metric", metric, "metric name");
-  refs.add_reals("value", value, "1", "published value");
-  refs.add_integers("num_samples", num, "images", "samples behind the published value");
-  refs.add_texts("citation", citation, "source of the number");
-  refs.write(g, "references", "published reference numbers (METHODS.md section 9)");
+  write_attributes(g, suite, kSuiteAttributes);
+  write_table(g, "metrics", "per-metric direction, regression tolerance and seed-set aggregation", suite.metrics,
+              kMetricColumns);
+  write_table(g, "references", "published reference numbers (METHODS.md section 9)", suite.references,
+              kReferenceColumns);
 }
 
 SuiteRecord read_suite(const H5::Group& g, const std::string& name) {
   SuiteRecord suite;
   suite.name = name;
-  suite.dataset = text(g, "dataset");
-  const auto metrics = ColumnTable::read(g, "metrics");
-  for (size_t i = 0; i < metrics.rows(); ++i) {
-    suite.metrics.push_back({metrics.texts("metric")[i], metrics.texts("direction")[i], metrics.reals("rtol")[i],
-                             metrics.reals("atol")[i], metrics.texts("aggregate")[i]});
-  }
-  const auto refs = ColumnTable::read(g, "references");
-  for (size_t i = 0; i < refs.rows(); ++i) {
-    suite.references.push_back({refs.texts("method")[i], refs.texts("label")[i], refs.integers("nfe")[i],
-                                refs.texts("metric")[i], refs.reals("value")[i], refs.integers("num_samples")[i],
-                                refs.texts("citation")[i]});
-  }
+  read_attributes(g, suite, kSuiteAttributes);
+  suite.metrics = read_table(g, "metrics", kMetricColumns);
+  suite.references = read_table(g, "references", kReferenceColumns);
   return suite;
 }
 

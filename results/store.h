@@ -1,10 +1,11 @@
 // The HDF5 result store (DESIGN.md "Formats", "Store safety").
 //
-// Layout (schema version 1), every object carrying a "meaning" attribute and units where numeric:
+// Layout (schema version 1), every object carrying a "meaning" attribute and units where numeric;
+// the attributes and columns of each are listed once, in store.cpp (kRunAttributes, kCurveColumns, ...):
 //   /                      format = "cmbench-results", schema_version
 //   /runs/NNNNNN           one group per run, in append order; provenance as attributes
-//     training_curve       compound (step, loss, grad_norm, lr, images_per_second)
-//     evaluation           compound (step, nfe, metric, value, num_samples, seed_set, reference, detector)
+//     training_curve       compound, one row per logged step
+//     evaluation           compound, one row per NFE x metric x seed set
 //     grids/nfe_K          PNG bytes (uint8) of the 8x8 sample grid at K function evaluations
 //   /suites/NAME           per suite: metrics (direction, tolerances, aggregation) and references
 //                          (published numbers with their citation), both compound

@@ -31,6 +31,25 @@ std::vector<int64_t> indices_of(const Batch& b) {
   return std::vector<int64_t>(b.indices.data_ptr<int64_t>(), b.indices.data_ptr<int64_t>() + b.indices.numel());
 }
 
+// x / 127.5 - 1 in float32, channels moved first: 0 -> -1, 255 -> 1, and what float32 gives between.
+TEST(DataLoader, NetworkRangeIsNchwInMinusOneToOne) {
+  const auto images = torch::arange(0, 2 * 2 * 4 * 3, torch::kInt64).mul_(5).remainder_(256).to(torch::kUInt8).view({2, 2, 4, 3});
+  images[1][1][3][2] = 255;  // and images[0][0][0][0] is 0
+  const auto x = to_network_range(images);
+  EXPECT_EQ(x.sizes(), torch::IntArrayRef({2, 3, 2, 4}));
+  EXPECT_EQ(x.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(x.min().item<float>(), -1.0f);
+  EXPECT_EQ(x.max().item<float>(), 1.0f);
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t y = 0; y < 2; ++y)
+      for (int64_t w = 0; w < 4; ++w)
+        for (int64_t c = 0; c < 3; ++c) {
+          const float expected = static_cast<float>(images[n][y][w][c].item<uint8_t>()) / 127.5f - 1.0f;
+          EXPECT_FLOAT_EQ(x[n][c][y][w].item<float>(), expected) << n << y << w << c;
+        }
+  EXPECT_THROW(to_network_range(images.to(torch::kFloat32)), std::invalid_argument);
+}
+
 TEST(DataLoader, EveryEpochIsAPermutationAndBatchesSpanEpochs) {
   test::TempDir dir;
   LoaderOptions options;

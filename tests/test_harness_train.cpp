@@ -15,6 +15,7 @@
 #include "core/npy_torch.h"
 #include "harness/networks.h"
 #include "harness/trainer.h"
+#include "methods/registry.h"
 #include "test_util.h"
 
 namespace cmbench {
@@ -136,22 +137,31 @@ TEST(Train, EctApproachesGaussianConsistencyFunction) {
   EXPECT_LT(after, 0.7 * edm_error);
 }
 
+// The method a config's [method] table makes, as the trainer makes it.
+std::unique_ptr<Method> method_of(const std::string& config_text) {
+  return make_method(Config::from_string(config_text, "<test>").sub("method"));
+}
+
+// Every registered method from the same EDM initialization (the teacher of those that need one).
 TEST(Train, EveryMethodTrainsWithoutDiverging) {
   test::TempDir dir;
   const auto edm = run(toy_config("edm", 60, 0), dir.file("edm"));
   EXPECT_TRUE(std::isfinite(edm.final_loss));
   const auto teacher = dir.file("edm/ckpt-00000060.h5");
-  for (const std::string method : {"ct", "ict", "sct", "cd"}) {
+  for (const auto& method : method_registry().names()) {
+    if (method == "edm") continue;  // trained above
+    const auto config = toy_config(method, 60, 0);
+    const auto rules = method_of(config);
     std::vector<std::string> sets{"train.init=\"" + teacher + "\""};
-    if (method == "cd") sets.push_back("train.teacher=\"" + teacher + "\"");
+    if (rules->needs_teacher()) sets.push_back("train.teacher=\"" + teacher + "\"");
+    // SCT's reference pool draws further training images each step; its default is the batch alone.
     if (method == "sct") sets.insert(sets.end(), {"method.reference_set=\"pool\"", "method.pool_size=256"});
-    const auto s = run(toy_config(method, 60, 0), dir.file(method), false, sets);
+    const auto s = run(config, dir.file(method), false, sets);
     EXPECT_TRUE(std::isfinite(s.final_loss)) << method;
     const auto log = test::read_text(dir.file(method + "/training_log.csv"));
     EXPECT_EQ(log.find("nan"), std::string::npos) << method;
-    if (method == "ct") {
-      EXPECT_TRUE(read_checkpoint(dir.file("ct/ckpt-00000060.h5")).has("target"));
-    }
+    EXPECT_EQ(read_checkpoint(dir.file(method + "/ckpt-00000060.h5")).has("target"), rules->needs_target_copy())
+        << method;
   }
 }
 
@@ -169,12 +179,12 @@ TEST(Train, EveryMethodStepsOnTheEdm2AndAdmUNets) {
     const auto teacher_dir = dir.file(preset + "-edm");
     run(base + "[method]\nname = \"edm\"\n", teacher_dir);
     const auto teacher = teacher_dir + "/ckpt-00000002.h5";
-    for (const std::string method : {"cd", "ct", "ict", "ect", "sct"}) {
-      std::vector<std::string> sets;
-      if (method == "cd") sets = {"train.teacher=\"" + teacher + "\"", "train.init=\"" + teacher + "\""};
-      if (method == "ect" || method == "sct") sets = {"train.init=\"" + teacher + "\""};
-      const auto s = run(base + "[method]\nname = \"" + method + "\"\npreset = \"imagenet64\"\n",
-                         dir.file(preset + "-" + method), false, sets);
+    for (const auto& method : method_registry().names()) {
+      if (method == "edm") continue;  // the teacher above
+      const auto config = base + "[method]\nname = \"" + method + "\"\npreset = \"imagenet64\"\n";
+      std::vector<std::string> sets{"train.init=\"" + teacher + "\""};
+      if (method_of(config)->needs_teacher()) sets.push_back("train.teacher=\"" + teacher + "\"");
+      const auto s = run(config, dir.file(preset + "-" + method), false, sets);
       EXPECT_TRUE(std::isfinite(s.final_loss)) << preset << " " << method;
     }
   }

@@ -135,6 +135,48 @@ TEST(ResultStore, IsSelfDescribing) {
   EXPECT_EQ(table.texts("metric")[1], "swd");
 }
 
+// Every column of every table carries a meaning (numbers also a unit), and so does every attribute.
+TEST(ResultStore, EveryColumnAndAttributeIsDescribed) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  append_run(path, test::sample_run("smoke", "ect", "ect"));
+  put_suite(path, test::sample_suite("smoke"));
+  auto file = h5::open_read(path);
+  const auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  auto expect_described_attributes = [&](const H5::H5Object& object, const std::string& where) {
+    int described = 0;
+    for (int i = 0; i < object.getNumAttrs(); ++i) {
+      const auto name = object.openAttribute(static_cast<unsigned>(i)).getName();
+      if (name == "meaning" || ends_with(name, ".meaning") || ends_with(name, ".unit")) continue;
+      EXPECT_TRUE(h5::has_attribute(object, name + ".meaning")) << where << " " << name;
+      ++described;
+    }
+    EXPECT_GT(described, 0) << where;
+  };
+  auto expect_described_columns = [&](const H5::Group& group, const std::string& dataset, size_t columns) {
+    const auto data = group.openDataSet(dataset);
+    EXPECT_FALSE(h5::get_string_attribute(data, "meaning").empty()) << dataset;
+    const auto type = data.getCompType();
+    ASSERT_EQ(static_cast<size_t>(type.getNmembers()), columns) << dataset;
+    for (int i = 0; i < type.getNmembers(); ++i) {
+      const auto name = type.getMemberName(static_cast<unsigned>(i));
+      EXPECT_FALSE(h5::get_string_attribute(data, name + ".meaning").empty()) << dataset << "." << name;
+      EXPECT_EQ(h5::has_attribute(data, name + ".unit"), type.getMemberClass(static_cast<unsigned>(i)) != H5T_STRING)
+          << dataset << "." << name;
+    }
+  };
+  const auto run = file.openGroup("runs/000001");
+  expect_described_attributes(run, "run");
+  expect_described_columns(run, "training_curve", 5);
+  expect_described_columns(run, "evaluation", 8);
+  const auto suite = file.openGroup("suites/smoke");
+  expect_described_attributes(suite, "suite");
+  expect_described_columns(suite, "metrics", 5);
+  expect_described_columns(suite, "references", 7);
+}
+
 TEST(ResultStore, RefusesNewerSchema) {
   test::TempDir dir;
   const auto path = dir.file("results.h5");
@@ -254,18 +296,4 @@ TEST(ResultStore, ConcurrentWritersLoseNothing) {
     }
     EXPECT_EQ(next, per_writer);
   }
-}
-
-TEST(ResultStore, GridTilesEightPerRow) {
-  std::vector<uint8_t> pixels(70 * 2 * 2 * 3, 200);
-  const auto png = encode_grid_png(pixels.data(), 70, 2, 2, 3);
-  ASSERT_GT(png.size(), 24u);
-  EXPECT_EQ(png[1], 'P');
-  // IHDR width and height (big-endian) at bytes 16..23: 8 columns x 8 rows of 2x2 images.
-  EXPECT_EQ(png[19], 16);
-  EXPECT_EQ(png[23], 16);
-  const auto small = encode_grid_png(pixels.data(), 3, 2, 2, 3);
-  EXPECT_EQ(small[19], 6);
-  EXPECT_EQ(small[23], 2);
-  EXPECT_EQ(encode_grid_png(pixels.data(), 70, 2, 2, 3), png);
 }
