@@ -100,7 +100,7 @@ class BatchSource {
     const auto picks = torch::randint(0, static_cast<int64_t>(loader_->pool().size()), {count}, g, torch::kInt64);
     std::vector<int64_t> indices;
     for (int64_t i = 0; i < count; ++i) indices.push_back(loader_->pool()[static_cast<size_t>(picks[i].item<int64_t>())]);
-    const auto images = source_->read_indices(indices).permute({0, 3, 1, 2}).to(torch::kFloat32) / 127.5 - 1;
+    const auto images = to_network_range(source_->read_indices(indices));
     torch::Tensor labels;
     if (source_->has_labels()) labels = source_->labels().index_select(0, torch::tensor(indices, torch::kInt64));
     return {images.to(device_), labels.defined() ? labels.to(device_) : labels};
