@@ -1,5 +1,5 @@
-// Network construction for training and sampling: the architectures of nets/factory.h plus this
-// suite's small MLP (arch "mlp", methods/toy_networks.h) for CPU tests and toy problems.
+// Network construction for training and sampling: every architecture of the nets registry
+// (nets/factory.h), the small MLP (arch "mlp") included.
 #pragma once
 
 #include <string>
