@@ -1,6 +1,6 @@
 // Shared pieces of the `cmbench` command-line program. Each subcommand group lives in its own file
 // (cmd_*.cpp) and registers itself on the root app; a chosen subcommand stores its action, which
-// main() runs after parsing and global set-up.
+// run_command_line() (app/command_line.h) runs after parsing and global set-up.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -15,7 +15,7 @@ namespace cmbench::cli {
 
 using Action = std::function<void()>;
 
-// Makes `action` the one main() runs when `command` was selected on the command line.
+// Makes `action` the one run_command_line() runs when `command` was selected on the command line.
 void on_selected(CLI::App* command, Action action);
 
 // The registered-but-unimplemented answer (exit 2), until the owning issue lands.

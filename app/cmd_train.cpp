@@ -31,15 +31,13 @@ void add_train_commands(CLI::App& app) {
 
   auto s = std::make_shared<SampleRequest>();
   auto sigmas = std::make_shared<std::string>();
-  std::string sampler_names;
-  for (const auto& name : sampler_registry().names()) sampler_names += (sampler_names.empty() ? "" : ", ") + name;
   auto* sample = app.add_subcommand("sample", "generate images from a checkpoint");
   sample->add_option("--ckpt", s->ckpt, "checkpoint (HDF5)")->required();
   sample->add_option("--num", s->num, "number of images")->required()->check(CLI::PositiveNumber);
   sample->add_option("--out", s->out, "PNG folder or .npz file")->required();
   sample->add_option("--steps", s->steps, "sampling steps (cm/ect: 1 or 2; heun: grid points, default 18)");
   sample->add_option("--sigmas", *sigmas, "intermediate noise levels a,b,... (descending)");
-  sample->add_option("--sampler", s->sampler, sampler_names + " (default: the checkpoint method's rule)")
+  sample->add_option("--sampler", s->sampler, sampler_registry().joined_names() + " (default: the checkpoint method's rule)")
       ->check(CLI::IsMember(sampler_registry().names()));
   sample->add_option("--device", s->device, "cpu, cuda, cuda:N or auto (default: CUDA when available)");
   sample->add_option("--ema", s->ema, "weights group (default ema, else model)");

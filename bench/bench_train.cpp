@@ -32,7 +32,7 @@ void train_steps(benchmark::State& state, const std::string& method_name, cmbenc
   const int64_t batch = state.range(0);
   net->to(device);
   net->train();
-  auto method = cmbench::make_method(cmbench::Config::from_string("name = \"" + method_name + "\"\n"));
+  auto method = cmbench::make_method(method_name);
   auto optimizer = cmbench::make_optimizer("radam", net->parameters(), cmbench::AdamOptions().lr(1e-4));
   cmbench::TrainingBatch data{(torch::rand({batch, 3, 32, 32}) * 2 - 1).to(device), {}, {}, {}};
   if (const int64_t pool = method->reference_pool_size(batch); pool > 0)

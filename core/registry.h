@@ -48,6 +48,13 @@ class Registry {
     return it->second.description;
   }
 
+  // "a, b, c": the names in order, for messages and help texts.
+  std::string joined_names() const {
+    std::string joined;
+    for (const auto& [name, entry] : entries_) joined += (joined.empty() ? "" : ", ") + name;
+    return joined;
+  }
+
   const std::string& kind() const { return kind_; }
 
  private:
@@ -57,9 +64,7 @@ class Registry {
   };
 
   std::string unknown_message(const std::string& name) const {
-    std::string known;
-    for (const auto& [n, e] : entries_) known += (known.empty() ? "" : ", ") + n;
-    return "unknown " + kind_ + " '" + name + "' (known: " + known + ")";
+    return "unknown " + kind_ + " '" + name + "' (known: " + joined_names() + ")";
   }
 
   std::string kind_;

@@ -1,5 +1,5 @@
-// Network construction for training and sampling: the architectures of nets/factory.h plus this
-// suite's small MLP (arch "mlp", methods/toy_networks.h) for CPU tests and toy problems.
+// Network construction for training and sampling: every architecture of the nets registry
+// (nets/factory.h), the small MLP (arch "mlp") included.
 #pragma once
 
 #include <string>
@@ -21,7 +21,5 @@ DenoiserPtr clone_for_training(Denoiser& source);
 
 // Builds the checkpoint's network and loads `group` ("" = ema when present, else model).
 DenoiserPtr load_checkpoint_network(const std::string& path, const std::string& group);
-// The same from a checkpoint already read, holding `group`; `path` names it in messages.
-DenoiserPtr checkpoint_network(const Checkpoint& checkpoint, const std::string& group, const std::string& path);
 
 }  // namespace cmbench

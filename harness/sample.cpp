@@ -13,9 +13,9 @@
 #include "core/progress.h"
 #include "core/torch_compat.h"
 #include "data/png.h"
-#include "harness/networks.h"
 #include "methods/checkpoint_method.h"
 #include "methods/sampler.h"
+#include "nets/checkpoint_io.h"
 
 namespace cmbench {
 
@@ -72,7 +72,7 @@ nlohmann::json sample(const SampleRequest& r) {
                                    : (r.ema == "ema" || r.ema == "model" || r.ema == "target" ? r.ema : "ema." + r.ema);
   const auto checkpoint = read_checkpoint(r.ckpt, {group});
   const auto device = resolve_device(r.device);
-  auto net = checkpoint_network(checkpoint, group, r.ckpt);
+  auto net = network_from_checkpoint(checkpoint, group, r.ckpt);
   net->to(device);
 
   // The training method decides the default rule and its levels (its dataset preset).

@@ -158,12 +158,10 @@ SuiteStage parse_stage(const Reader& r, const Config& file, const std::string& n
   s.method = r.text("method");
   if (!method_registry().contains(s.method)) {
     throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), s.method,
-                                 join(method_registry().names())));
+                                 method_registry().joined_names()));
   }
   // The method's rules (teacher, sampler) come from its registry entry, read with default options.
-  Config method_table;
-  method_table.set(fmt::format("name=\"{}\"", s.method));
-  const auto method = make_method(method_table);
+  const auto method = make_method(s.method);
   s.sampler = method->default_sampler();
   s.description = r.text_or("description", "");
   s.init = r.text_or("init", "");
@@ -347,7 +345,7 @@ std::vector<results::ReferenceRow> parse_references(const toml::node& node, cons
     row.method = r.text("method");
     if (!method_registry().contains(row.method)) {
       throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), row.method,
-                                   join(method_registry().names())));
+                                   method_registry().joined_names()));
     }
     row.label = r.text("label");
     row.nfe = r.positive("nfe");

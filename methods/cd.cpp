@@ -34,6 +34,15 @@ class CdMethod : public CtMethod {
 
 }  // namespace
 
+// CT's keys plus the teacher: a toy network of its own, stepped by Heun.
+void translate_cd_case(const LossCase& c, LossCaseInputs& in) {
+  translate_ct_case(c, in);
+  const auto& teacher = c.spec().at("teacher");
+  in.nets.teacher = c.toy_network(teacher, c.lookup(teacher.at("toy_a"), "teacher.toy_a").item<double>(),
+                                  c.lookup(teacher.at("toy_b"), "teacher.toy_b").item<double>());
+  if (teacher.value("solver", std::string("heun")) != "heun") c.fail("only the heun teacher solver exists");
+}
+
 std::unique_ptr<Method> make_cd(const Config& table) { return std::make_unique<CdMethod>(table); }
 
 }  // namespace cmbench

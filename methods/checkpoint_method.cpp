@@ -20,10 +20,7 @@ std::unique_ptr<Method> checkpoint_method(const Checkpoint& checkpoint, const st
     }
   }
   if (checkpoint.attributes.contains("method")) name = checkpoint.attributes["method"].get<std::string>();
-  Config table;
-  table.set("name=\"" + name + "\"");
-  table.set("preset=\"" + preset + "\"");
-  return make_method(table);
+  return make_method(name, preset);
 }
 
 }  // namespace cmbench

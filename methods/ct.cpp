@@ -76,6 +76,18 @@ LossResult CtMethod::loss(const TrainingBatch& batch, const TensorMap& draws, co
   return result;
 }
 
+void translate_grid_case(const LossCase& c, LossCaseInputs& in) {
+  in.set_integer("grid_points", static_cast<int64_t>(c.number("grid_points")));
+  in.draws["index"] = c.tensor("index").to(torch::kInt64);
+}
+
+void translate_ct_case(const LossCase& c, LossCaseInputs& in) {
+  translate_grid_case(c, in);
+  const auto distance = c.spec().value("distance", std::string("mean over C*H*W of squared difference"));
+  if (distance != "mean over C*H*W of squared difference") c.fail("unknown distance '" + distance + "'");
+  in.set_text("distance", "l2");
+}
+
 std::unique_ptr<Method> make_ct(const Config& table) { return std::make_unique<CtMethod>(table); }
 
 }  // namespace cmbench

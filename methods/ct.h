@@ -5,6 +5,7 @@
 // CD (cd.cpp) derives from it and replaces x_t2 by one Heun step of a teacher.
 #pragma once
 
+#include "methods/loss_case.h"
 #include "methods/method.h"
 #include "methods/options.h"
 
@@ -43,5 +44,10 @@ class CtMethod : public Method {
   double s0_, s1_, mu0_, sigma_min_, sigma_max_, rho_, huber_c_, label_dropout_;
   std::string distance_;
 };
+
+// The CM grid's keys of a loss reference case (methods/loss_case.h): grid_points and the drawn
+// index (iCT's whole translation); CT and CD add the distance.
+void translate_grid_case(const LossCase& c, LossCaseInputs& in);
+void translate_ct_case(const LossCase& c, LossCaseInputs& in);
 
 }  // namespace cmbench

@@ -76,6 +76,16 @@ LossResult EctMethod::loss(const TrainingBatch& batch, const TensorMap& draws, c
   return result;
 }
 
+void translate_ect_case(const LossCase& c, LossCaseInputs& in) {
+  for (const char* key : {"q", "k", "b", "c"}) in.set_number(key, c.number(key));
+  // The manifest writes the weight as a formula; the options name it.
+  const auto weight = c.text("weight");
+  if (weight == "1/(t-r)") in.set_text("weight", "inverse_gap");
+  else if (weight == "1/t^2+1/sigma_data^2") in.set_text("weight", "edm");
+  else c.fail("unknown weight '" + weight + "'");
+  in.draws["t"] = c.tensor("t");
+}
+
 std::unique_ptr<Method> make_ect(const Config& table) { return std::make_unique<EctMethod>(table); }
 
 }  // namespace cmbench

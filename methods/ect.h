@@ -4,6 +4,7 @@
 // SCT (sct.cpp) derives from it and replaces the target point.
 #pragma once
 
+#include "methods/loss_case.h"
 #include "methods/method.h"
 #include "methods/options.h"
 
@@ -38,5 +39,8 @@ class EctMethod : public Method {
  private:
   void read_options(OptionReader& reader);
 };
+
+// ECT's keys of a loss reference case (methods/loss_case.h): q, k, b, c, the weight formula and t.
+void translate_ect_case(const LossCase& c, LossCaseInputs& in);
 
 }  // namespace cmbench

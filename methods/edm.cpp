@@ -5,6 +5,7 @@
 // network's learned log-variance u(s) divides the weight and is added per element, so per sample
 // lambda(s) / exp(u(s)) ||D - x0||^2 + numel * u(s). EDM2 ImageNet-64 draws ln s ~ N(-0.8, 1.6).
 #include "methods/consistency.h"
+#include "methods/loss_case.h"
 #include "methods/method.h"
 #include "methods/options.h"
 
@@ -64,6 +65,8 @@ class EdmMethod : public Method {
 };
 
 }  // namespace
+
+void translate_edm_case(const LossCase& c, LossCaseInputs& in) { in.draws["sigma"] = c.tensor("sigma"); }
 
 std::unique_ptr<Method> make_edm(const Config& table) { return std::make_unique<EdmMethod>(table); }
 

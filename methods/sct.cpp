@@ -81,6 +81,8 @@ class SctMethod : public EctMethod {
 
 }  // namespace
 
+void translate_sct_case(const LossCase& c, LossCaseInputs& in) { translate_ect_case(c, in); in.set_text("reference_set", c.text("reference_set")); }
+
 std::unique_ptr<Method> make_sct(const Config& table) { return std::make_unique<SctMethod>(table); }
 
 }  // namespace cmbench

@@ -8,6 +8,8 @@
 #include "nets/analytic.h"
 #include "nets/dhariwal_unet.h"
 #include "nets/edm2_unet.h"
+#include "nets/init.h"
+#include "nets/mlp.h"
 #include "nets/song_unet.h"
 
 namespace cmbench {
@@ -49,13 +51,16 @@ const json& arch_defaults(const std::string& arch) {
   static const json gmm = {{"arch", "gmm"},          {"img_resolution", 32},  {"in_channels", 3},
                            {"out_channels", 3},      {"means", {-0.5, 0.5}}, {"variances", {0.01, 0.01}},
                            {"weights", {0.5, 0.5}}};
+  static const json mlp = {{"arch", "mlp"},   {"img_channels", 2}, {"img_resolution", 1}, {"hidden", 64},
+                           {"layers", 2},     {"embedding", 16},   {"label_dim", 0},      {"dropout", 0.0}};
   if (arch == "ddpmpp") return ddpmpp;
   if (arch == "ncsnpp") return ncsnpp;
   if (arch == "adm") return adm;
   if (arch == "edm2") return edm2;
   if (arch == "gaussian") return gaussian;
   if (arch == "gmm") return gmm;
-  throw InputError("net.arch '" + arch + "': expected ddpmpp, ncsnpp, adm, edm2, gaussian or gmm");
+  if (arch == "mlp") return mlp;
+  throw InputError("net.arch '" + arch + "': expected ddpmpp, ncsnpp, adm, edm2, gaussian, gmm or mlp");
 }
 
 json with(const std::string& arch, const json& overrides) {
@@ -211,6 +216,11 @@ std::unique_ptr<Denoiser> build_edm2(const json& c, const PrecondConfig& precond
   return std::make_unique<Edm2Network>(o, get<int64_t>(c, "logvar_channels"), c, precond);
 }
 
+std::unique_ptr<Denoiser> build_mlp(const json& c, const PrecondConfig& precond) {
+  torch::manual_seed(init_seed());
+  return make_mlp_denoiser(c, precond);
+}
+
 using NetRegistry = Registry<Denoiser, const json&, const PrecondConfig&>;
 
 const NetRegistry& registry() {
@@ -221,7 +231,8 @@ const NetRegistry& registry() {
         .add("adm", build_adm, "EDM DhariwalUNet (ADM)")
         .add("edm2", build_edm2, "EDM2 UNet with EDM2's Precond names")
         .add("gaussian", make_analytic_denoiser, "exact posterior mean of an isotropic Gaussian")
-        .add("gmm", make_analytic_denoiser, "exact posterior mean of a Gaussian mixture");
+        .add("gmm", make_analytic_denoiser, "exact posterior mean of a Gaussian mixture")
+        .add("mlp", build_mlp, "small MLP on flattened images (CPU tests, toy problems)");
     return reg;
   }();
   return r;

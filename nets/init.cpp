@@ -28,6 +28,12 @@ InitScope::~InitScope() { current_scope = previous_; }
 
 bool init_shapes_only() { return InitAccess::shapes_only(); }
 
+uint64_t init_seed() {
+  const auto generator = InitAccess::generator();
+  if (!generator) throw InputError("network initialization outside an InitScope has no seed");
+  return generator->current_seed();
+}
+
 InitMode parse_init_mode(const std::string& name) {
   if (name == "xavier_uniform") return InitMode::xavier_uniform;
   if (name == "xavier_normal") return InitMode::xavier_normal;

@@ -39,5 +39,8 @@ torch::Tensor init_rand(const std::vector<int64_t>& shape);   // uniform [0, 1),
 torch::Tensor init_constant(const std::vector<int64_t>& shape, double value);
 
 bool init_shapes_only();
+// The seed of the current scope's generator: layers that initialize through LibTorch's own
+// initializers (nets/mlp.h) seed the global generator with it. InputError outside any scope.
+uint64_t init_seed();
 
 }  // namespace cmbench

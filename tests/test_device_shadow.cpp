@@ -123,7 +123,7 @@ TEST_F(SecondDevice, EveryMethodLossAndBackwardGiveTheCpuValues) {
   for (const auto& name : method_registry().names()) {
     SCOPED_TRACE(name);
     auto run = [&](const torch::Device& device) {
-      auto method = make_method(Config::from_string("name = \"" + name + "\"\n", "<test>"));
+      auto method = make_method(name);
       Networks nets;
       nets.student = make_preset_network("cifar10-ddpmpp-tiny", 1);
       nets.student->to(device);

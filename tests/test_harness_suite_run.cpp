@@ -76,14 +76,6 @@ rtol = 0.1
 )";
 }
 
-std::string write_reference_images(const test::TempDir& dir) {
-  std::vector<uint8_t> pixels(16 * 16 * 16 * 3);
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37 + i / 768 * 11) % 256);
-  const auto path = dir.file("reference.npy");
-  write_npy(path, NpyArray::from<uint8_t>({16, 16, 16, 3}, pixels.data()));
-  return path;
-}
-
 void expect_same_weights(const std::string& a, const std::string& b) {
   auto fa = h5::open_read(a), fb = h5::open_read(b);
   for (const char* group : {"model", "ema"}) {
@@ -102,7 +94,7 @@ void expect_same_weights(const std::string& a, const std::string& b) {
 TEST(SuiteRun, KilledMidStageAndResumedEqualsUninterrupted) {
   test::TempDir dir;
   const auto suite = dir.file("tiny.toml");
-  test::write_text(suite, tiny_suite(write_reference_images(dir)));
+  test::write_text(suite, tiny_suite(test::write_reference_images(dir)));
   const std::vector<std::string> env = {"CMBENCH_THREADS=1"};
 
   const auto whole = dir.file("whole");
@@ -171,7 +163,7 @@ TEST(SuiteRun, DryRunPrintsThePlanAndWritesNothing) {
 // detector. Each value must equal what the standalone commands give on the samples the run kept.
 TEST(SuiteRun, InceptionMetricsEqualTheStandaloneCommands) {
   test::TempDir dir;
-  const auto reference = write_reference_images(dir);
+  const auto reference = test::write_reference_images(dir);
   const auto stats = dir.file("reference-stats.npz");
   const std::vector<std::string> env = {"CMBENCH_THREADS=2"};
   auto r = test::run_cli({"stats", "--input", reference, "--out", stats, "--weights", "synthetic:0"}, env);

@@ -10,8 +10,8 @@
 #include "methods/consistency.h"
 #include "methods/registry.h"
 #include "methods/selftest_losses.h"
-#include "methods/toy_networks.h"
 #include "nets/factory.h"
+#include "nets/mlp.h"
 #include "test_util.h"
 
 namespace cmbench {

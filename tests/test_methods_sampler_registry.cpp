@@ -9,13 +9,6 @@
 namespace cmbench {
 namespace {
 
-std::unique_ptr<Method> method_named(const std::string& name, const std::string& preset = "cifar10") {
-  Config table;
-  table.set("name=\"" + name + "\"");
-  table.set("preset=\"" + preset + "\"");
-  return make_method(table);
-}
-
 SamplerSettings settings(int64_t steps, std::vector<double> sigmas = {}) {
   SamplerSettings s;
   s.steps = steps;
@@ -26,18 +19,18 @@ SamplerSettings settings(int64_t steps, std::vector<double> sigmas = {}) {
 TEST(SamplerRegistry, EveryMethodNamesARegisteredSampler) {
   EXPECT_EQ(sampler_registry().names(), (std::vector<std::string>{"cm", "ect", "heun"}));
   for (const auto& name : method_registry().names()) {
-    const auto method = method_named(name);
+    const auto method = make_method(name);
     EXPECT_TRUE(sampler_registry().contains(method->default_sampler())) << name;
     EXPECT_EQ(make_sampler(method->default_sampler())->name(), method->default_sampler());
   }
-  EXPECT_EQ(method_named("edm")->default_sampler(), "heun");
-  EXPECT_EQ(method_named("ect")->default_sampler(), "ect");
-  EXPECT_EQ(method_named("ct")->default_sampler(), "cm");
+  EXPECT_EQ(make_method("edm")->default_sampler(), "heun");
+  EXPECT_EQ(make_method("ect")->default_sampler(), "ect");
+  EXPECT_EQ(make_method("ct")->default_sampler(), "cm");
   EXPECT_THROW(make_sampler("euler"), InputError);
 }
 
 TEST(SamplerRegistry, ConsistencyLevelsComeFromTheMethodsPreset) {
-  const auto cifar = method_named("ect"), imagenet = method_named("ect", "imagenet64");
+  const auto cifar = make_method("ect"), imagenet = make_method("ect", "imagenet64");
   for (const char* name : {"cm", "ect"}) {
     const auto sampler = make_sampler(name);
     EXPECT_EQ(sampler->plan(settings(0), *cifar).levels, std::vector<double>{80.0});
@@ -55,7 +48,7 @@ TEST(SamplerRegistry, ConsistencyLevelsComeFromTheMethodsPreset) {
 
 TEST(SamplerRegistry, HeunRules) {
   const auto heun = make_sampler("heun");
-  const auto edm = method_named("edm");
+  const auto edm = make_method("edm");
   EXPECT_EQ(heun->plan(settings(0), *edm).steps, 18);
   EXPECT_EQ(heun->plan(settings(5), *edm).steps, 5);
   EXPECT_TRUE(heun->plan(settings(5), *edm).levels.empty());

@@ -20,8 +20,8 @@ TEST(Sct, OneImageReferenceSetEqualsEct) {
   StepContext ctx;
   ctx.step = 2 * 25000;
   TrainingBatch batch{x0, {}, {}, {}};
-  const auto ect = make_method(table("name = \"ect\""))->loss(batch, draws, ctx, nets);
-  const auto sct = make_method(table("name = \"sct\""))->loss(batch, draws, ctx, nets);
+  const auto ect = make_method("ect")->loss(batch, draws, ctx, nets);
+  const auto sct = make_method("sct")->loss(batch, draws, ctx, nets);
   ASSERT_GT(ect.outputs.at("r").item<double>(), 0.0);
   EXPECT_LE((sct.outputs.at("x_r") - ect.outputs.at("x_r")).abs().max().item<double>(), 1e-12);
   EXPECT_LE((sct.outputs.at("target") - ect.outputs.at("target")).abs().max().item<double>(), 1e-12);
@@ -68,7 +68,7 @@ TEST(Sct, ClassRestrictionKeepsWeightsWithinClass) {
   const auto labels = torch::one_hot(torch::tensor({0, 1, 2, 0, 1, 2}), 3).to(torch::kFloat64);
   Networks nets{std::make_shared<ToyDenoiser>(0.7, 0.3, PrecondConfig{}), nullptr, nullptr};
   TensorMap draws{{"t", torch::full({6}, 50.0, torch::kFloat64)}, {"eps", torch::randn({6, 3, 2, 2}, gen, torch::kFloat64)}};
-  const auto result = make_method(table("name = \"sct\""))->loss(TrainingBatch{x0, labels, {}, {}}, draws, StepContext{}, nets);
+  const auto result = make_method("sct")->loss(TrainingBatch{x0, labels, {}, {}}, draws, StepContext{}, nets);
   const auto w = result.outputs.at("weights");
   const auto same = labels.mm(labels.t());
   EXPECT_EQ((w * (1 - same)).abs().max().item<double>(), 0.0);

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "core/npy.h"
 
 namespace cmbench::test {
 
@@ -44,6 +45,14 @@ std::string input_error_message(const std::function<void()>& f) {
   }
   ADD_FAILURE() << "expected an InputError";
   return {};
+}
+
+std::string write_reference_images(const TempDir& dir) {
+  std::vector<uint8_t> pixels(16 * 16 * 16 * 3);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37 + i / 768 * 11) % 256);
+  const auto path = dir.file("reference.npy");
+  write_npy(path, NpyArray::from<uint8_t>({16, 16, 16, 3}, pixels.data()));
+  return path;
 }
 
 std::string read_text(const std::string& path) {

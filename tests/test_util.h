@@ -40,6 +40,9 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
 // The message of the cmbench::InputError that `f` throws; a test failure when it throws none.
 std::string input_error_message(const std::function<void()>& f);
 
+// `dir`/reference.npy: 16 fixed 16x16 RGB uint8 images (a small suite's SWD reference); its path.
+std::string write_reference_images(const TempDir& dir);
+
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 
