@@ -14,7 +14,8 @@
 //                        at odd NFE = 2N - 1 (N grid points);
 //                        [evaluation.reference] images (SWD, and FID statistics computed from this
 //                        split when no statistics file is given), statistics (.npz), weights
-//   [metrics.NAME]       fid | is_mean | swd: direction, rtol, atol, aggregate (mean, min, max)
+//   [metrics.NAME]       any value of the metric registry (fid, is_mean, is_std, swd): direction,
+//                        rtol, atol, aggregate (mean, min, max); defaults from the registry
 //   [[reference]]        method, label, nfe, metric, value, num_samples, source
 //
 // Unknown keys, unknown stages and dependency cycles are InputErrors naming "file:line".
