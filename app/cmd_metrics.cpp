@@ -1,20 +1,20 @@
 // cmbench fid | is | swd | frechet | features | stats
+#include <algorithm>
 #include <iostream>
+#include <limits>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "app/cli.h"
 #include "core/error.h"
-#include "core/log.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
 #include "data/image_source.h"
 #include "metrics/features.h"
 #include "metrics/frechet.h"
-#include "metrics/inception_score.h"
+#include "metrics/image_set_features.h"
+#include "metrics/registry.h"
 #include "metrics/statistics.h"
-#include "metrics/swd.h"
 
 namespace cmbench::cli {
 
@@ -45,22 +45,6 @@ ExtractionOptions extraction_for(const FeatureOptions& o, const std::string& lab
   return ExtractionOptions().batch(o.batch).label(label).with_logits(with_logits);
 }
 
-// Statistics of PATH: read from a statistics .npz, or computed from its images (EDM's subset for --num).
-FeatureStatistics statistics_of(const std::string& path, const FeatureOptions& o, int64_t seed,
-                                std::unique_ptr<InceptionDetector>& detector, int ddof) {
-  if (is_statistics_file(path)) {
-    auto stats = read_statistics(path);
-    if (stats.n >= 0 && stats.n < 2048) {
-      spdlog::warn("{}: statistics of {} images (< 2048): the covariance is rank-deficient", path, stats.n);
-    }
-    return stats;
-  }
-  const auto source = open_image_source(path);
-  const auto indices = select_indices(*source, o.num, seed);
-  if (!detector) detector = detector_for(o);
-  return image_statistics(*source, indices, *detector, extraction_for(o, path, false), ddof);
-}
-
 void run_frechet(const std::string& a, const std::string& b, bool json) {
   const auto sa = read_statistics(a);
   const auto sb = read_statistics(b);
@@ -78,61 +62,53 @@ void run_frechet(const std::string& a, const std::string& b, bool json) {
   }
 }
 
-void run_fid(const std::string& a, const std::string& b, const FeatureOptions& o, int64_t seed, bool json) {
+// `cmbench fid|is|swd`: the registry's metric on the inputs, each a set of images (the EDM subset
+// of --num, by --seed) or, where only statistics are needed, a statistics .npz. A metric that needs
+// equally large sets defaults --num to the smaller set, so a suite's stored value (the generated
+// set against the reference's EDM subset of that size) is reproduced by the command.
+void run_metric(const std::string& name, const std::vector<std::string>& paths, const FeatureOptions& o, int64_t seed,
+                const MetricSettings& settings, bool json) {
+  const auto metric = metric_registry().create(name);
+  const auto needs = metric->features();
+  std::vector<std::unique_ptr<ImageSource>> sources;
+  for (const auto& path : paths) sources.push_back(is_statistics_file(path) ? nullptr : open_image_source(path));
+  int64_t num = o.num;
+  if (metric->equal_set_sizes() && num == 0) {
+    num = std::numeric_limits<int64_t>::max();
+    for (const auto& source : sources) num = std::min(num, source ? source->size() : num);
+  }
+  std::vector<std::vector<int64_t>> indices;
+  for (const auto& source : sources) indices.push_back(source ? select_indices(*source, num, seed) : std::vector<int64_t>{});
   std::unique_ptr<InceptionDetector> detector;
-  const auto sa = statistics_of(a, o, seed, detector, 1);
-  const auto sb = statistics_of(b, o, seed, detector, 1);
-  if (sa.mu.size(0) != sb.mu.size(0)) {
-    throw InputError(fmt::format("{}: feature dimension {} differs from {} in {}", b, sb.mu.size(0), sa.mu.size(0), a));
+  const bool reads_images = std::any_of(sources.begin(), sources.end(), [](const auto& s) { return s != nullptr; });
+  if (needs_detector(needs) && reads_images) detector = detector_for(o);
+  std::vector<ImageSetFeatures> sets;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    sets.push_back(sources[i] ? image_set_features(*sources[i], indices[i], needs, detector.get(), o.batch)
+                              : statistics_file_features(paths[i], needs));
   }
-  const double fid = frechet_distance(sa.mu, sa.sigma, sb.mu, sb.sigma);
+  const auto result = metric->compute(sets[0], sets.size() > 1 ? &sets[1] : nullptr, settings);
+  const bool one_count = sets.size() == 1 || metric->equal_set_sizes();
   if (json) {
-    nlohmann::json out = {{"fid", fid}, {"inputs", {a, b}}, {"n", {sa.n, sb.n}}, {"seed", seed}};
+    nlohmann::json out(result.values);
+    out.update(result.details);
+    if (paths.size() == 1) {
+      out["input"] = paths[0];
+    } else {
+      out["inputs"] = paths;
+    }
+    nlohmann::json counts = nlohmann::json::array();
+    for (const auto& set : sets) counts.push_back(set.count);
+    out["n"] = one_count ? counts[0] : counts;
+    out["seed"] = seed;
     if (o.num > 0) out["num"] = o.num;
-    out["detector"] = detector ? detector->describe() : nlohmann::json(nullptr);
+    if (needs_detector(needs)) out["detector"] = detector ? detector->describe() : nlohmann::json(nullptr);
     print_json(out);
+  } else if (sets.size() == 1) {
+    std::cout << fmt::format("{} ({} images of {})", metric->summary(result), sets[0].count, paths[0]) << std::endl;
   } else {
-    std::cout << fmt::format("FID {:.6f} ({} images of {} vs {} of {})", fid, sa.n, a, sb.n, b) << std::endl;
-  }
-}
-
-void run_is(const std::string& path, const FeatureOptions& o, int64_t splits, std::optional<uint32_t> shuffle_seed,
-            bool json) {
-  const auto source = open_image_source(path);
-  const auto indices = select_indices(*source, o.num, 0);
-  auto detector = detector_for(o);
-  const auto out = extract_all_features(*source, indices, *detector, extraction_for(o, path, true));
-  const auto score = inception_score_from_logits(out.logits_unbiased, splits, shuffle_seed);
-  if (json) {
-    nlohmann::json j = {{"is_mean", score.mean}, {"is_std", score.std}, {"input", path},
-                        {"n", static_cast<int64_t>(indices.size())}, {"splits", splits},
-                        {"detector", detector->describe()}};
-    j["shuffle_seed"] = shuffle_seed ? nlohmann::json(*shuffle_seed) : nlohmann::json(nullptr);
-    print_json(j);
-  } else {
-    std::cout << fmt::format("Inception Score {:.6f} +- {:.6f} ({} images of {}, {} splits)", score.mean, score.std,
-                             indices.size(), path, splits)
-              << std::endl;
-  }
-}
-
-void run_swd(const std::string& a, const std::string& b, int64_t num, int64_t seed, bool json) {
-  const auto sa = open_image_source(a);
-  const auto sb = open_image_source(b);
-  int64_t n = std::min(sa->size(), sb->size());
-  if (num > 0) {
-    if (num > n) throw InputError(fmt::format("--num {} exceeds the images available ({} in {}, {} in {})", num, sa->size(), a, sb->size(), b));
-    n = num;
-  }
-  if (n <= 0) throw InputError(fmt::format("{}: no images", sa->size() == 0 ? a : b));
-  if (seed < 0 || seed > 0xffffffffLL) throw InputError("--seed must be in [0, 2^32 - 1]");
-  const auto result = sliced_wasserstein(sa->read(0, n), sb->read(0, n), SwdOptions().seed(seed));
-  if (json) {
-    print_json({{"swd", result.average}, {"swd_levels", result.levels}, {"resolutions", result.resolutions},
-                {"inputs", {a, b}}, {"n", n}, {"seed", seed}});
-  } else {
-    std::cout << fmt::format("SWD x1e3 {:.4f} (levels {} at {}; {} images each)", result.average,
-                             fmt::join(result.levels, ", "), fmt::join(result.resolutions, ", "), n)
+    std::cout << fmt::format("{} ({} images of {} vs {} of {})", metric->summary(result), sets[0].count, paths[0],
+                             sets[1].count, paths[1])
               << std::endl;
   }
 }
@@ -173,7 +149,6 @@ void add_metric_commands(CLI::App& app) {
     int64_t seed = 0;
     bool json = false;
     FeatureOptions features;
-    int64_t num = 0;
   };
 
   auto fid_opt = std::make_shared<PairOptions>();
@@ -183,7 +158,9 @@ void add_metric_commands(CLI::App& app) {
   add_feature_options(fid, fid_opt->features);
   fid->add_option("--seed", fid_opt->seed, "subset seed for --num (EDM's rule)");
   fid->add_flag("--json", fid_opt->json, "print one JSON object (key fid)");
-  on_selected(fid, [fid_opt] { run_fid(fid_opt->a, fid_opt->b, fid_opt->features, fid_opt->seed, fid_opt->json); });
+  on_selected(fid, [fid_opt] {
+    run_metric("fid", {fid_opt->a, fid_opt->b}, fid_opt->features, fid_opt->seed, MetricSettings(), fid_opt->json);
+  });
 
   struct IsOptions {
     std::string path;
@@ -200,19 +177,25 @@ void add_metric_commands(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{0xffffffffLL}));
   is->add_flag("--json", is_opt->json, "print one JSON object (keys is_mean, is_std)");
   on_selected(is, [is_opt] {
-    std::optional<uint32_t> shuffle;
-    if (is_opt->shuffle_seed >= 0) shuffle = static_cast<uint32_t>(is_opt->shuffle_seed);
-    run_is(is_opt->path, is_opt->features, is_opt->splits, shuffle, is_opt->json);
+    MetricSettings settings;
+    settings.is_splits = is_opt->splits;
+    if (is_opt->shuffle_seed >= 0) settings.is_shuffle_seed = static_cast<uint32_t>(is_opt->shuffle_seed);
+    run_metric("is", {is_opt->path}, is_opt->features, 0, settings, is_opt->json);
   });
 
   auto swd_opt = std::make_shared<PairOptions>();
   auto* swd = app.add_subcommand("swd", "sliced Wasserstein distance (weight-free; PGGAN)");
   swd->add_option("path_a", swd_opt->a, "images")->required();
   swd->add_option("path_b", swd_opt->b, "images")->required();
-  swd->add_option("--num", swd_opt->num, "images per set (default min of both)")->check(CLI::PositiveNumber);
-  swd->add_option("--seed", swd_opt->seed, "seed of positions and directions (default 0)");
+  swd->add_option("--num", swd_opt->features.num, "images per set (default the smaller set; EDM's subset rule)")
+      ->check(CLI::PositiveNumber);
+  swd->add_option("--seed", swd_opt->seed, "seed of the subsets, positions and directions (default 0)");
   swd->add_flag("--json", swd_opt->json, "print one JSON object (keys swd, swd_levels)");
-  on_selected(swd, [swd_opt] { run_swd(swd_opt->a, swd_opt->b, swd_opt->num, swd_opt->seed, swd_opt->json); });
+  on_selected(swd, [swd_opt] {
+    MetricSettings settings;
+    settings.seed = swd_opt->seed;
+    run_metric("swd", {swd_opt->a, swd_opt->b}, swd_opt->features, swd_opt->seed, settings, swd_opt->json);
+  });
 
   auto fd_opt = std::make_shared<PairOptions>();
   auto* frechet = app.add_subcommand("frechet", "Fréchet distance of two statistics files (mu, sigma)");

@@ -30,7 +30,7 @@ void add_train_commands(CLI::App& app) {
   });
 
   auto s = std::make_shared<SampleRequest>();
-  auto sigmas = std::make_shared<std::string>();
+  auto sigmas = std::make_shared<std::string>(), seeds = std::make_shared<std::string>();
   auto* sample = app.add_subcommand("sample", "generate images from a checkpoint");
   sample->add_option("--ckpt", s->ckpt, "checkpoint (HDF5)")->required();
   sample->add_option("--num", s->num, "number of images")->required()->check(CLI::PositiveNumber);
@@ -41,14 +41,15 @@ void add_train_commands(CLI::App& app) {
       ->check(CLI::IsMember(sampler_registry().names()));
   sample->add_option("--device", s->device, "cpu, cuda, cuda:N or auto (default: CUDA when available)");
   sample->add_option("--ema", s->ema, "weights group (default ema, else model)");
-  sample->add_option("--seeds", s->seeds, "seed range A-B, one generator per image (default 0 to num-1)");
+  sample->add_option("--seeds", *seeds, "seed range A-B, one generator per image (default 0 to num-1)");
   sample->add_option("--noise", s->noise, "initial latents from FILE.npz (key noise)");
   sample->add_option("--labels", s->labels, "class labels from FILE.npz (key labels)");
   sample->add_option("--guidance", s->guidance, "classifier-free guidance weight (1 = none)");
   sample->add_option("--batch", s->batch, "batch size")->check(CLI::PositiveNumber);
   sample->add_flag("--raw", s->raw, "also store float32 outputs before quantization (npz key raw)");
-  on_selected(sample, [s, sigmas] {
+  on_selected(sample, [s, sigmas, seeds] {
     s->sigmas = parse_sigma_list(*sigmas);
+    if (!seeds->empty()) s->seeds = parse_seed_range(*seeds, "--seeds");
     print_json(cmbench::sample(*s));
   });
 }

@@ -89,6 +89,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
   for (const auto& run : results::read_store(store).runs) {
     if (run.suite == suite.name) complete.insert(run.stage);
   }
+  SuiteReferences references(suite);
   for (const auto& stage : suite.stages) {
     if (!request.only.empty() && stage.name != request.only) continue;
     if (complete.count(stage.name)) {
@@ -109,7 +110,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
                  train_request.resume ? ", resuming" : "");
     const auto trained = train(train_request);
     const auto& ckpt = trained.checkpoint;
-    auto evaluation = evaluate_stage(suite, stage, ckpt, stage.steps, folder, request.device);
+    auto evaluation = evaluate_stage(suite, stage, references, ckpt, stage.steps, run_folder, request.device);
 
     results::RunRecord run;
     run.suite = suite.name;

@@ -1,11 +1,16 @@
 // Evaluation of one finished stage for the suite runner: samples every NFE x seed set with the
-// stage's sampling rule, computes the suite's metrics, and tiles an 8x8 grid per NFE.
+// stage's sampling rule, computes the suite's metrics (the registry's, as `cmbench fid|is|swd`
+// compute them), and tiles an 8x8 grid per NFE.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "harness/run_folder.h"
 #include "harness/suite.h"
+#include "metrics/detector.h"
+#include "metrics/metric.h"
 #include "results/records.h"
 
 namespace cmbench {
@@ -15,9 +20,31 @@ struct StageEvaluation {
   std::vector<results::SampleGrid> grids;
 };
 
+// The suite's metrics and what they compare against, loaded once per suite run on first use (a
+// run whose stages are all complete loads nothing): the detector, and the reference features, both
+// the full reference (FID statistics) and its EDM subset of num_samples images (SWD compares sets
+// of equal size).
+class SuiteReferences {
+ public:
+  explicit SuiteReferences(const Suite& suite);
+  const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
+  InceptionDetector* detector();                                // null when no metric needs one
+  const ImageSetFeatures& reference_for(const Metric& metric);  // the metric's reference set
+  std::string detector_description();                           // "" without a detector
+
+ private:
+  void load();
+  const Suite& suite_;
+  std::vector<std::unique_ptr<Metric>> metrics_;
+  bool loaded_ = false;
+  std::unique_ptr<InceptionDetector> detector_;
+  ImageSetFeatures full_, subset_;
+};
+
 // `ckpt` is the stage's final checkpoint at training step `step`; samples and grids go to `folder`.
 // Sampling runs on `device` (the run's --device).
-StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, const std::string& ckpt, int64_t step,
-                               const std::string& folder, const std::string& device);
+StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, SuiteReferences& references,
+                               const std::string& ckpt, int64_t step, const RunFolder& folder,
+                               const std::string& device);
 
 }  // namespace cmbench

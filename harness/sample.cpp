@@ -38,24 +38,23 @@ std::vector<double> parse_sigma_list(const std::string& text) {
   return levels;
 }
 
-namespace {
+std::string SeedRange::label() const { return std::to_string(first) + "-" + std::to_string(last); }
 
-std::pair<int64_t, int64_t> parse_seeds(const std::string& text, int64_t num) {
-  if (text.empty()) return {0, num - 1};
+SeedRange parse_seed_range(const std::string& text, const std::string& what) {
   const auto dash = text.find('-');
   try {
     if (dash == std::string::npos) throw std::invalid_argument(text);
-    const int64_t a = std::stoll(text.substr(0, dash)), b = std::stoll(text.substr(dash + 1));
-    if (b < a || a < 0) throw std::invalid_argument(text);
-    if (b - a + 1 != num)
-      throw InputError("--seeds " + text + ": " + std::to_string(b - a + 1) + " seeds for --num " + std::to_string(num));
+    size_t used_a = 0, used_b = 0;
+    const int64_t a = std::stoll(text.substr(0, dash), &used_a);
+    const int64_t b = std::stoll(text.substr(dash + 1), &used_b);
+    if (used_a != dash || used_b != text.size() - dash - 1 || a < 0 || b < a) throw std::invalid_argument(text);
     return {a, b};
-  } catch (const InputError&) {
-    throw;
   } catch (const std::exception&) {
-    throw InputError("--seeds '" + text + "': expected A-B with 0 <= A <= B");
+    throw InputError(what + " '" + text + "' must be a range A-B with 0 <= A <= B");
   }
 }
+
+namespace {
 
 torch::Tensor read_key(const std::string& path, const std::string& key) {
   const auto arrays = read_npz(path, {key});
@@ -83,8 +82,10 @@ nlohmann::json sample(const SampleRequest& r) {
   settings.sigmas = r.sigmas;
   const auto plan = sampler->plan(settings, *method);
 
-  const auto [first_seed, last_seed] = parse_seeds(r.seeds, r.num);
-  (void)last_seed;
+  const SeedRange seeds = r.seeds.value_or(SeedRange{0, r.num - 1});
+  if (seeds.count() != r.num)
+    throw InputError("--seeds " + seeds.label() + ": " + std::to_string(seeds.count()) + " seeds for --num " + std::to_string(r.num));
+  const int64_t first_seed = seeds.first;
   const int64_t C = net->img_channels(), R = net->img_resolution();
   torch::Tensor noise, labels_file;
   if (!r.noise.empty()) {

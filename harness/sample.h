@@ -3,12 +3,23 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace cmbench {
+
+// Seeds first..last (inclusive), one generator per image: `cmbench sample --seeds A-B`, a suite's seed_sets.
+struct SeedRange {
+  int64_t first = 0, last = 0;
+  int64_t count() const { return last - first + 1; }
+  std::string label() const;  // "A-B"
+};
+
+// "A-B" with 0 <= A <= B; InputError "`what` 'TEXT' must be a range A-B with 0 <= A <= B".
+SeedRange parse_seed_range(const std::string& text, const std::string& what);
 
 struct SampleRequest {
   std::string ckpt, out;
@@ -17,7 +28,7 @@ struct SampleRequest {
   std::vector<double> sigmas;  // intermediate levels, descending (cm/ect); empty: the method's default
   std::string sampler;         // a sampler_registry() name; "" = the checkpoint method's rule
   std::string ema;             // weights group name ("" = ema, else model)
-  std::string seeds;           // "A-B" ("" = 0..num-1)
+  std::optional<SeedRange> seeds;  // none: 0..num-1; else exactly num seeds
   std::string noise, labels;   // .npz files (keys noise, labels)
   double guidance = 1.0;
   int64_t batch = 0;           // 0: 64

@@ -11,13 +11,14 @@
 
 #include "core/error.h"
 #include "methods/registry.h"
+#include "harness/sample.h"
 #include "methods/sampler.h"
+#include "metrics/image_set_features.h"
+#include "metrics/registry.h"
 
 namespace cmbench {
 
 namespace {
-
-const std::vector<std::string> kMetrics = {"fid", "is_mean", "swd"};
 
 std::string where(const std::string& source, const toml::node& node) {
   const auto line = node.source().begin.line;
@@ -124,20 +125,6 @@ class Reader {
   const toml::table& table_;
   std::string source_, name_;
 };
-
-std::pair<int64_t, int64_t> parse_seed_range(const std::string& text, const std::string& at) {
-  const auto dash = text.find('-');
-  try {
-    if (dash == std::string::npos) throw std::invalid_argument(text);
-    size_t used_a = 0, used_b = 0;
-    const int64_t a = std::stoll(text.substr(0, dash), &used_a);
-    const int64_t b = std::stoll(text.substr(dash + 1), &used_b);
-    if (used_a != dash || used_b != text.size() - dash - 1 || a < 0 || b < a) throw std::invalid_argument(text);
-    return {a, b};
-  } catch (const std::exception&) {
-    throw InputError(fmt::format("{}: seed set '{}' must be a range A-B with 0 <= A <= B", at, text));
-  }
-}
 
 void check_nfe(const std::vector<int64_t>& nfe, const std::string& at) {
   if (nfe.empty()) throw InputError(fmt::format("{}: the NFE list is empty", at));
@@ -275,10 +262,10 @@ SuiteEvaluation parse_evaluation(const Reader& r) {
   }
   e.num_samples = r.positive("num_samples");
   for (const auto& text : r.texts("seed_sets")) {
-    const auto range = parse_seed_range(text, r.at("seed_sets"));
-    if (range.second - range.first + 1 != e.num_samples) {
+    const auto range = parse_seed_range(text, r.at("seed_sets") + ": seed set");
+    if (range.count() != e.num_samples) {
       throw InputError(fmt::format("{}: seed set '{}' holds {} seeds, num_samples is {}", r.at("seed_sets"), text,
-                                   range.second - range.first + 1, e.num_samples));
+                                   range.count(), e.num_samples));
     }
     e.seed_sets.push_back(range);
   }
@@ -295,40 +282,70 @@ SuiteEvaluation parse_evaluation(const Reader& r) {
   return e;
 }
 
+results::MetricPolicy default_policy(const MetricOutput& output) {
+  return {output.name, output.higher_is_better ? "higher" : "lower", output.rtol, output.atol, output.aggregate};
+}
+
+// What a metric needs from [evaluation.reference]; InputError at `at` when the suite lacks it.
+void check_reference(const Metric& metric, const std::string& name, const SuiteEvaluation& e, const std::string& at) {
+  const auto features = metric.features();
+  if (needs_detector(features) && e.weights.empty()) {
+    throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] weights", at, name));
+  }
+  if (metric.image_sets() < 2) return;
+  for (const auto feature : features) {
+    const bool from_statistics = feature == Feature::pool3_statistics && !metric.equal_set_sizes();
+    if (from_statistics && e.reference_statistics.empty() && e.reference_images.empty()) {
+      throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] statistics or images", at, name));
+    }
+    if (!from_statistics && e.reference_images.empty()) {
+      throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] images", at, name));
+    }
+  }
+}
+
+// [metrics.NAME] for any value of the metric registry, with the registry's direction, tolerance
+// and aggregation as defaults. A metric named through one of its values stores all of them
+// (is_mean brings is_std), so those the suite leaves out get the registry's policy.
 std::vector<results::MetricPolicy> parse_metrics(const Reader& r, const SuiteEvaluation& e) {
   std::vector<results::MetricPolicy> out;
+  std::set<std::string> named, metrics;
   for (auto&& entry : r.raw()) {
     const std::string name(entry.first.str());
-    if (std::find(kMetrics.begin(), kMetrics.end(), name) == kMetrics.end()) {
-      throw InputError(fmt::format("{}: unknown metric '{}' (known: {})", r.at(name), name, join(kMetrics)));
+    const std::string metric_name = metric_of_output(name);
+    if (metric_name.empty()) {
+      throw InputError(fmt::format("{}: unknown metric '{}' (known: {})", r.at(name), name, join(metric_output_names())));
     }
+    const auto metric = metric_registry().create(metric_name);
     const auto m = r.table(name);
     m.only({"direction", "rtol", "atol", "aggregate"});
-    results::MetricPolicy p;
-    p.metric = name;
-    p.direction = m.text_or("direction", name == "is_mean" ? "higher" : "lower");
+    MetricOutput defaults;
+    for (const auto& o : metric->outputs()) {
+      if (o.name == name) defaults = o;
+    }
+    auto p = default_policy(defaults);
+    p.direction = m.text_or("direction", p.direction);
     if (p.direction != "lower" && p.direction != "higher") {
       throw InputError(fmt::format("{}: direction must be \"lower\" or \"higher\"", m.at("direction")));
     }
-    p.rtol = m.real_or("rtol", 0.0);
-    p.atol = m.real_or("atol", 0.0);
+    p.rtol = m.real_or("rtol", p.rtol);
+    p.atol = m.real_or("atol", p.atol);
     if (p.rtol < 0 || p.atol < 0) throw InputError(fmt::format("{}: tolerances must be >= 0", m.here()));
-    p.aggregate = m.text_or("aggregate", "mean");
+    p.aggregate = m.text_or("aggregate", p.aggregate);
     if (p.aggregate != "mean" && p.aggregate != "min" && p.aggregate != "max") {
       throw InputError(fmt::format("{}: aggregate must be mean, min or max", m.at("aggregate")));
     }
-    if ((name == "fid" || name == "is_mean") && e.weights.empty()) {
-      throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] weights", m.here(), name));
-    }
-    if (name == "fid" && e.reference_statistics.empty() && e.reference_images.empty()) {
-      throw InputError(fmt::format("{}: fid needs [evaluation.reference] statistics or images", m.here()));
-    }
-    if (name == "swd" && e.reference_images.empty()) {
-      throw InputError(fmt::format("{}: swd needs [evaluation.reference] images", m.here()));
-    }
+    check_reference(*metric, name, e, m.here());
     out.push_back(p);
+    named.insert(name);
+    metrics.insert(metric_name);
   }
   if (out.empty()) throw InputError(fmt::format("{}: [metrics] names no metric", r.here()));
+  for (const auto& metric_name : metrics) {
+    for (const auto& o : metric_registry().create(metric_name)->outputs()) {
+      if (!named.count(o.name)) out.push_back(default_policy(o));
+    }
+  }
   return out;
 }
 

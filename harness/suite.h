@@ -14,7 +14,8 @@
 //                        at odd NFE = 2N - 1 (N grid points);
 //                        [evaluation.reference] images (SWD, and FID statistics computed from this
 //                        split when no statistics file is given), statistics (.npz), weights
-//   [metrics.NAME]       fid | is_mean | swd: direction, rtol, atol, aggregate (mean, min, max)
+//   [metrics.NAME]       any value of the metric registry (fid, is_mean, is_std, swd): direction,
+//                        rtol, atol, aggregate (mean, min, max); defaults from the registry
 //   [[reference]]        method, label, nfe, metric, value, num_samples, source
 //
 // Unknown keys, unknown stages and dependency cycles are InputErrors naming "file:line".
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "harness/sample.h"
 #include "results/records.h"
 
 namespace cmbench {
@@ -48,7 +50,7 @@ struct SuiteEvaluation {
   std::vector<int64_t> nfe;
   std::map<int64_t, std::vector<double>> sigmas;  // intermediate levels per NFE (cm/ect samplers)
   int64_t num_samples = 0, batch = 64;
-  std::vector<std::pair<int64_t, int64_t>> seed_sets;  // inclusive ranges
+  std::vector<SeedRange> seed_sets;
   bool grid = true;
   std::string reference_images, reference_statistics, weights;
 };

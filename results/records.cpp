@@ -10,7 +10,6 @@ MetricPolicy policy_for(const SuiteRecord* suite, const std::string& metric) {
   }
   MetricPolicy fallback;
   fallback.metric = metric;
-  if (metric == "is_mean") fallback.direction = "higher";
   return fallback;
 }
 

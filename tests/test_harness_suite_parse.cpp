@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "core/error.h"
@@ -134,6 +135,33 @@ TEST(SuiteParse, BudgetsSeedSetsAndSigmasAreChecked) {
   EXPECT_NE(error_of(suite_text(kStages, "\n[[reference]]\nmethod = \"ect\"\nlabel = \"x\"\nnfe = 1\nvalue = 1\n"))
                 .find("needs key 'source'"),
             std::string::npos);
+}
+
+// [metrics.NAME] accepts every value of the metric registry, with the registry's direction,
+// tolerance and aggregation as defaults; a metric named by one value gets policies for all its values.
+TEST(SuiteParse, MetricPoliciesComeFromTheRegistry) {
+  auto with_weights = suite_text(kStages);
+  with_weights.replace(with_weights.find("images = \"cifar10:train\""), 24, "images = \"cifar10:train\"\nweights = \"w.pt\"");
+  const auto policies = [&](const std::string& extra) {
+    std::map<std::string, results::MetricPolicy> out;
+    for (const auto& p : parse_suite(with_weights + extra, "s.toml").record.metrics) out[p.metric] = p;
+    return out;
+  };
+  auto p = policies("\n[metrics.is_mean]\n");
+  ASSERT_EQ(p.size(), 3u);
+  EXPECT_EQ(p.at("swd").rtol, 0.1);
+  EXPECT_EQ(p.at("is_mean").direction, "higher");
+  EXPECT_EQ(p.at("is_mean").rtol, 1e-3);
+  EXPECT_EQ(p.at("is_std").direction, "lower");
+  EXPECT_EQ(p.at("is_std").rtol, 1e-3);
+  p = policies("\n[metrics.is_std]\nrtol = 0.5\n\n[metrics.fid]\n");
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p.at("is_std").rtol, 0.5);
+  EXPECT_EQ(p.at("is_mean").direction, "higher");
+  EXPECT_EQ(p.at("fid").aggregate, "min");
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is_std]\n")).find("metric 'is_std' needs [evaluation.reference] weights"),
+            std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is]\n")).find("known: fid, is_mean, is_std, swd"), std::string::npos);
 }
 
 TEST(SuiteParse, ShippedSuitesParseAndPlan) {

@@ -76,6 +76,22 @@ rtol = 0.1
 )";
 }
 
+// One short ECT stage evaluated on 10 samples at NFE 1; `tail` adds the reference and the metrics.
+std::string ten_sample_suite(const std::string& name, int seed, const std::string& tail) {
+  return suite_head(name, seed) + R"(
+[stages.ect]
+method = "ect"
+steps = 2
+options = { preset = "cifar10" }
+
+[evaluation]
+nfe = [1]
+num_samples = 10
+seed_sets = ["0-9"]
+batch = 10
+)" + tail;
+}
+
 void expect_same_weights(const std::string& a, const std::string& b) {
   auto fa = h5::open_read(a), fb = h5::open_read(b);
   for (const char* group : {"model", "ema"}) {
@@ -170,18 +186,7 @@ TEST(SuiteRun, InceptionMetricsEqualTheStandaloneCommands) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   const auto suite = dir.file("inception.toml");
-  test::write_text(suite, suite_head("inception", 5) + R"(
-[stages.ect]
-method = "ect"
-steps = 2
-options = { preset = "cifar10" }
-
-[evaluation]
-nfe = [1]
-num_samples = 10
-seed_sets = ["0-9"]
-batch = 10
-
+  test::write_text(suite, ten_sample_suite("inception", 5, R"(
 [evaluation.reference]
 statistics = ")" + stats + R"("
 weights = "synthetic:0"
@@ -191,7 +196,7 @@ rtol = 0.1
 
 [metrics.is_mean]
 rtol = 0.1
-)");
+)"));
   const auto out = dir.file("out");
   r = test::run_cli({"run", suite, "--out", out}, env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -215,4 +220,50 @@ rtol = 0.1
   const auto is = nlohmann::json::parse(r.out);
   EXPECT_NEAR(is.at("is_mean").get<double>(), values["is_mean"], 1e-9 * values["is_mean"]);
   EXPECT_NEAR(is.at("is_std").get<double>(), values["is_std"], 1e-9 + 1e-9 * values["is_std"]);
+}
+
+// `cmbench swd GENERATED REFERENCE --num N` reproduces a stored SWD to the last digit: the suite
+// compares the generated set with EDM's subset of N reference images (here 10 of 16), as the
+// command does. The stored policies come from the metric registry, for every value stored.
+TEST(SuiteRun, SwdCommandReproducesTheStoredValue) {
+  test::TempDir dir;
+  const auto reference = test::write_reference_images(dir);
+  const auto suite = dir.file("swd.toml");
+  test::write_text(suite, ten_sample_suite("swd", 7, R"(
+[evaluation.reference]
+images = ")" + reference + R"("
+
+[metrics.swd]
+)"));
+  const std::vector<std::string> env = {"CMBENCH_THREADS=1"};
+  const auto out = dir.file("out");
+  auto r = test::run_cli({"run", suite, "--out", out}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto store = results::read_store(out + "/results.h5");
+  ASSERT_EQ(store.runs.size(), 1u);
+  ASSERT_EQ(store.runs[0].evaluations.size(), 1u);
+  const auto& row = store.runs[0].evaluations[0];
+  EXPECT_EQ(row.metric, "swd");
+  EXPECT_EQ(row.reference, reference);
+  ASSERT_EQ(store.suites.size(), 1u);
+  ASSERT_EQ(store.suites[0].metrics.size(), 1u);
+  EXPECT_EQ(store.suites[0].metrics[0].rtol, 1e-3);  // the registry's default tolerance
+
+  const auto samples = out + "/stages/ect/samples-nfe1-seeds0-9.npz";
+  for (const auto& num : {std::vector<std::string>{"--num", "10"}, std::vector<std::string>{}}) {
+    std::vector<std::string> args = {"swd", samples, reference, "--json"};
+    args.insert(args.end(), num.begin(), num.end());
+    r = test::run_cli(args, env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out).at("swd").get<double>(), row.value);
+  }
+  // The first 10 reference images are another set: the old command's value differs.
+  const auto first = dir.file("first10.npy");
+  auto images = read_npy(reference);
+  images.shape[0] = 10;
+  images.bytes.resize(10 * 16 * 16 * 3);
+  write_npy(first, images);
+  r = test::run_cli({"swd", samples, first, "--json"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(nlohmann::json::parse(r.out).at("swd").get<double>(), row.value);
 }

@@ -12,7 +12,9 @@
 
 #include "core/npy.h"
 #include "core/npy_torch.h"
+#include "core/numpy_random.h"
 #include "metrics/statistics.h"
+#include "metrics/swd.h"
 #include "test_util.h"
 
 namespace cmbench {
@@ -117,6 +119,34 @@ TEST(MetricsCli, SwdNeedsNoWeights) {
   j = parse_json(r);
   EXPECT_GT(j.at("swd").get<double>(), 0.0);
   EXPECT_EQ(j.at("n"), 8);
+  // --num defaults to the smaller set, which makes it --num 8.
+  r = test::run_cli({"swd", a, b, "--json", "--seed", "3", "--num", "8"}, kNoWeightsEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_json(r).at("swd"), j.at("swd"));
+}
+
+// `--num` takes EDM's subset of each set (DESIGN.md), with --seed also seeding the subsets; the
+// first n images would give another value.
+TEST(MetricsCli, SwdNumTakesTheEdmSubset) {
+  test::TempDir dir;
+  const auto a = write_images(dir, "a.npz", 8, 32, 5);
+  const auto b = write_images(dir, "b.npz", 9, 32, 6);
+  auto r = test::run_cli({"swd", a, b, "--json", "--seed", "3", "--num", "5"}, kNoWeightsEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = parse_json(r);
+  EXPECT_EQ(j.at("n"), 5);
+  const auto images_a = to_tensor(read_npz(a).at("images")), images_b = to_tensor(read_npz(b).at("images"));
+  const auto subset = [](const torch::Tensor& images, int64_t seed) {
+    return images.index_select(0, torch::tensor(edm_subset_indices(images.size(0), 5, seed), torch::kInt64)).contiguous();
+  };
+  const auto want = sliced_wasserstein(subset(images_a, 3), subset(images_b, 3), SwdOptions().seed(3));
+  EXPECT_EQ(j.at("swd").get<double>(), want.average);
+  const auto first = sliced_wasserstein(images_a.slice(0, 0, 5).contiguous(), images_b.slice(0, 0, 5).contiguous(),
+                                        SwdOptions().seed(3));
+  EXPECT_NE(j.at("swd").get<double>(), first.average);
+  r = test::run_cli({"swd", a, b, "--num", "9"}, kNoWeightsEnv);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(a), std::string::npos) << r.err;
 }
 
 TEST(MetricsCli, ClearErrors) {

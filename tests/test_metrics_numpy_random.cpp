@@ -98,25 +98,3 @@ TEST(NumpyRandom, FirstDoublesOfSeedZero) {
 
 }  // namespace
 }  // namespace cmbench
-
-#include "metrics/protocol.h"
-
-namespace cmbench {
-namespace {
-
-TEST(EdmProtocol, ThreeSeedSetsAndMinimum) {
-  const auto sets = edm_seed_sets();
-  ASSERT_EQ(sets.size(), 3u);
-  EXPECT_EQ(sets[0].label(), "0-49999");
-  EXPECT_EQ(sets[1].label(), "50000-99999");
-  EXPECT_EQ(sets[2].label(), "100000-149999");
-  const auto s = summarize_seed_sets({2.05, 1.98, 2.01});
-  EXPECT_EQ(s.min, 1.98);
-  EXPECT_EQ(s.argmin, 1u);
-  EXPECT_EQ(s.values.size(), 3u);
-  EXPECT_THROW(summarize_seed_sets({}), InputError);
-  EXPECT_THROW(summarize_seed_sets({1.0, std::nan("")}), InputError);
-}
-
-}  // namespace
-}  // namespace cmbench

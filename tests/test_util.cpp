@@ -71,6 +71,9 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
   TempDir dir;
   const std::string out_path = dir.file("stdout");
   const std::string err_path = dir.file("stderr");
+  // Resolved before the fork: the forked child of a multi-threaded parent hung in the static's
+  // initialization guard (__cxa_guard_acquire) when it was first read there.
+  std::string binary = cmbench_binary();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -82,7 +85,6 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
     ::dup2(err, 2);
     for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
-    std::string binary = cmbench_binary();
     argv.push_back(binary.data());
     std::vector<std::string> copies(args);
     for (auto& a : copies) argv.push_back(a.data());

@@ -1,0 +1,31 @@
+// The features metrics read, computed once per image set: the pixels read once, and one Inception
+// pass that streams pool3 into float64 statistics (50k features never sit in memory) and keeps the
+// unbiased logits, as the metrics of the set need.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "data/image_source.h"
+#include "metrics/detector.h"
+#include "metrics/metric.h"
+
+namespace cmbench {
+
+// True when one of `features` needs the Inception detector.
+bool needs_detector(const std::set<Feature>& features);
+
+// Features of the images at `indices`. `detector` may be null when no feature needs it.
+ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
+                                    const std::set<Feature>& features, InceptionDetector* detector, int64_t batch);
+
+// A statistics .npz (mu, sigma) as the pool3 statistics of a set; InputError naming the file when
+// another feature is asked for. Warns when the file says n < 2048.
+ImageSetFeatures statistics_file_features(const std::string& path, const std::set<Feature>& features);
+
+// The union of the features of `metrics`.
+std::set<Feature> features_of(const std::vector<const Metric*>& metrics);
+
+}  // namespace cmbench

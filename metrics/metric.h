@@ -1,0 +1,85 @@
+// One evaluation metric as the CLI (`cmbench fid|is|swd`) and the suite runner both use it, in the
+// manner of torch-fidelity: a metric names the features it reads from each image set, and yields
+// named values, each with the direction and default regression tolerance `compare` applies.
+// Features are computed once per image set (metrics/image_set_features.h) and shared by every
+// metric that reads them, so one Inception pass serves FID and IS.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/statistics.h"
+
+namespace cmbench {
+
+enum class Feature {
+  pixels,            // uint8 (N, H, W, 3) of the selected images
+  pool3_statistics,  // mu and sigma of the Inception pool3 features (or a statistics .npz)
+  inception_logits,  // the unbiased Inception logits (N, 1008)
+};
+
+// The features of one image set (or of a statistics file), with where each came from.
+struct ImageSetFeatures {
+  std::string name;   // the input as given, for messages
+  int64_t count = 0;  // images selected; the file's n for statistics files (-1 when it does not say)
+  torch::Tensor pixels;
+  std::optional<FeatureStatistics> pool3_statistics;
+  torch::Tensor logits;
+  std::map<Feature, std::string> sources;  // the path or split each feature was computed from
+
+  bool has(Feature feature) const { return sources.count(feature) != 0; }
+  // Adds the features of `other` that this set lacks.
+  void merge(ImageSetFeatures other);
+};
+
+// The default relative tolerance of every shipped metric value: about 100 times the largest
+// cross-CPU spread measured for the CI suite (8.3e-6 relative; ci/README.md). Suites set their own.
+inline constexpr double kDefaultMetricRtol = 1e-3;
+
+// One value a metric yields: the row name in the store and the key in `--json`, and the policy
+// defaults a suite's [metrics.NAME] table may override.
+struct MetricOutput {
+  std::string name;
+  bool higher_is_better = false;
+  double rtol = kDefaultMetricRtol, atol = 0.0;  // a change for the worse beyond atol + rtol*|baseline| regresses
+  std::string aggregate = "mean";   // over seed sets: mean, min or max
+};
+
+// Settings of every metric in one flat set, as torch-fidelity's keyword arguments.
+struct MetricSettings {
+  int64_t seed = 0;                       // SWD: neighborhood positions and directions
+  int64_t is_splits = 10;                 // IS: contiguous splits
+  std::optional<uint32_t> is_shuffle_seed;  // IS: numpy permutation of the predictions first
+};
+
+struct MetricValues {
+  std::map<std::string, double> values;              // one per MetricOutput
+  nlohmann::json details = nlohmann::json::object();  // extra --json keys (swd_levels, splits, ...)
+};
+
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual std::vector<MetricOutput> outputs() const = 0;
+  virtual std::set<Feature> features() const = 0;  // read from every set the metric compares
+  // 1: the generated set only (IS); 2: generated against a reference (FID, SWD).
+  virtual int image_sets() const = 0;
+  // Both sets must hold the same number of images (SWD): the reference is then the EDM subset of
+  // the generated set's size.
+  virtual bool equal_set_sizes() const { return false; }
+  // `reference` is null for one-set metrics. InputError naming the inputs for mismatching features.
+  virtual MetricValues compute(const ImageSetFeatures& generated, const ImageSetFeatures* reference,
+                               const MetricSettings& settings) const = 0;
+  // One human-readable line of the values, e.g. "Inception Score 4.51 +- 0.12".
+  virtual std::string summary(const MetricValues& values) const = 0;
+};
+
+}  // namespace cmbench
