@@ -12,11 +12,17 @@
 
 namespace cmbench {
 
+struct Location {
+  std::string where;  // "file:line" or "--set"
+  uint32_t line = 0;  // in the file; 0 for --set values
+};
+
 // toml++ drops source positions when a node is copied, so "file:line" of every key is recorded
-// once, when it is parsed, by dotted key; copies of the document (copy-on-write, put) keep it.
+// once, when it is parsed, by dotted key (array-of-table elements by index: "reference.0.method");
+// copies of the document (copy-on-write, put) keep it.
 struct Config::Table {
   toml::table root;
-  std::map<std::string, std::string> locations;
+  std::map<std::string, Location> locations;
 };
 
 namespace {
@@ -42,12 +48,18 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// A dotted key; a component that is a number indexes an array ("reference.0").
 const toml::node* find_node(const toml::table& root, std::string_view key) {
   const toml::node* node = &root;
   for (const auto& part : split_key(key)) {
-    const auto* table = node->as_table();
-    if (!table) return nullptr;
-    node = table->get(part);
+    if (const auto* array = node->as_array()) {
+      if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos) return nullptr;
+      node = array->get(std::stoul(part));
+    } else if (const auto* table = node->as_table()) {
+      node = table->get(part);
+    } else {
+      return nullptr;
+    }
     if (!node) return nullptr;
   }
   return node;
@@ -137,17 +149,19 @@ std::string joined(const std::string& prefix, std::string_view key) {
 }
 
 void record_locations(const toml::node& node, const std::string& key, const std::string& label,
-                      std::map<std::string, std::string>& out) {
+                      std::map<std::string, Location>& out) {
   if (!key.empty()) {
     const auto line = node.source().begin.line;
     if (label == kSetLabel) {
-      out[key] = label;
+      out[key] = {label, 0};
     } else if (line != 0) {
-      out[key] = fmt::format("{}:{}", label, line);
+      out[key] = {fmt::format("{}:{}", label, line), line};
     }
   }
   if (const auto* table = node.as_table()) {
     for (auto&& [k, v] : *table) record_locations(v, joined(key, k.str()), label, out);
+  } else if (const auto* array = node.as_array(); array && array->is_array_of_tables()) {
+    for (size_t i = 0; i < array->size(); ++i) record_locations(*array->get(i), joined(key, std::to_string(i)), label, out);
   }
 }
 
@@ -155,15 +169,15 @@ bool is_within(const std::string& key, const std::string& root) {
   return key == root || (key.size() > root.size() && key.compare(0, root.size(), root) == 0 && key[root.size()] == '.');
 }
 
-void erase_within(std::map<std::string, std::string>& locations, const std::string& root) {
+void erase_within(std::map<std::string, Location>& locations, const std::string& root) {
   for (auto it = locations.lower_bound(root); it != locations.end() && it->first.compare(0, root.size(), root) == 0;) {
     it = is_within(it->first, root) ? locations.erase(it) : std::next(it);
   }
 }
 
 // Locations of `from` (keys under `from_root`) re-rooted at `to_root`.
-void copy_within(const std::map<std::string, std::string>& from, const std::string& from_root,
-                 std::map<std::string, std::string>& to, const std::string& to_root) {
+void copy_within(const std::map<std::string, Location>& from, const std::string& from_root,
+                 std::map<std::string, Location>& to, const std::string& to_root) {
   for (const auto& [k, where] : from) {
     if (from_root.empty()) {
       to[joined(to_root, k)] = where;
@@ -305,7 +319,24 @@ bool Config::has(std::string_view key) const { return find_node(table_->root, fu
 
 std::string Config::where(std::string_view key) const {
   const auto it = table_->locations.find(full_key(key));
-  return it == table_->locations.end() ? source_ : it->second;
+  return it == table_->locations.end() ? source_ : it->second.where;
+}
+
+uint32_t Config::line(std::string_view key) const {
+  const auto it = table_->locations.find(full_key(key));
+  return it == table_->locations.end() ? 0 : it->second.line;
+}
+
+size_t Config::count(std::string_view key) const {
+  const std::string name = full_key(key);
+  const toml::node* node = find_node(table_->root, name);
+  if (!node) throw InputError(fmt::format("{}: missing key '{}'", source_, name));
+  const auto* array = node->as_array();
+  if (!array || !array->is_array_of_tables()) {
+    throw InputError(fmt::format("{}: key '{}' must be an array of tables ([[{}]]), found {}", where(key), name, name,
+                                 type_name(*node)));
+  }
+  return array->size();
 }
 
 template <class T>

@@ -53,6 +53,11 @@ class Config {
   // "file:line" of a key (or of this table when key is empty), for messages about its value.
   std::string where(std::string_view key = {}) const;
 
+  // The line of a key in its file (0 when not read from one), e.g. to keep a file's order.
+  uint32_t line(std::string_view key) const;
+  // The number of tables of the array of tables at `key` ([[key]]); each is sub("key.I").
+  size_t count(std::string_view key) const;
+
   nlohmann::json to_json() const;
   std::string to_toml() const;
   const std::string& source() const { return source_; }

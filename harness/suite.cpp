@@ -7,7 +7,6 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
 
 #include "core/error.h"
 #include "methods/registry.h"
@@ -20,110 +19,59 @@ namespace cmbench {
 
 namespace {
 
-std::string where(const std::string& source, const toml::node& node) {
-  const auto line = node.source().begin.line;
-  return line ? fmt::format("{}:{}", source, line) : source;
-}
-
 std::string join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
 }
 
+// A table of the suite file with the suite's rules on top of Config's typed access: the keys a
+// table may hold, required keys, positive counts; every message names the file and line.
 class Reader {
  public:
-  Reader(const toml::table& table, std::string source, std::string name)
-      : table_(table), source_(std::move(source)), name_(std::move(name)) {}
+  Reader(Config table, std::string name) : table_(std::move(table)), name_(std::move(name)) {}
 
   void only(const std::vector<std::string>& known) const {
-    for (auto&& [key, value] : table_) {
-      const std::string k(key.str());
-      if (std::find(known.begin(), known.end(), k) == known.end()) {
-        throw InputError(fmt::format("{}: unknown key '{}' in [{}] (known: {})", where(source_, value), k, name_,
-                                     join(known)));
-      }
+    for (const auto& k : table_.unknown_keys(known)) {
+      throw InputError(fmt::format("{}: unknown key '{}' in [{}] (known: {})", table_.where(k), k, name_, join(known)));
     }
   }
-  bool has(const std::string& key) const { return table_.contains(key); }
-  const toml::node& node(const std::string& key) const {
-    const auto* n = table_.get(key);
-    if (!n) throw InputError(fmt::format("{}: [{}] needs key '{}'", where(source_, table_), name_, key));
-    return *n;
-  }
-  std::string at(const std::string& key) const { return where(source_, node(key)); }
+  bool has(const std::string& key) const { return table_.has(key); }
+  std::string at(const std::string& key) const { return table_.where(key); }
+  std::string here() const { return table_.where(); }
 
-  std::string text(const std::string& key) const {
-    if (auto* v = node(key).as_string()) return v->get();
-    throw InputError(fmt::format("{}: '{}' in [{}] must be a string", at(key), key, name_));
+  template <class T>
+  T get(const std::string& key) const {
+    if (!has(key)) throw InputError(fmt::format("{}: [{}] needs key '{}'", here(), name_, key));
+    return table_.get<T>(key);
   }
+  std::string text(const std::string& key) const { return get<std::string>(key); }
   std::string text_or(const std::string& key, const std::string& fallback) const { return has(key) ? text(key) : fallback; }
-  int64_t integer(const std::string& key) const {
-    if (auto* v = node(key).as_integer()) return v->get();
-    throw InputError(fmt::format("{}: '{}' in [{}] must be an integer", at(key), key, name_));
-  }
+  int64_t integer(const std::string& key) const { return get<int64_t>(key); }
   int64_t positive(const std::string& key) const {
     const int64_t v = integer(key);
     if (v <= 0) throw InputError(fmt::format("{}: '{}' in [{}] must be positive", at(key), key, name_));
     return v;
   }
   int64_t integer_or(const std::string& key, int64_t fallback) const { return has(key) ? integer(key) : fallback; }
-  double real(const std::string& key) const {
-    if (auto* v = node(key).as_floating_point()) return v->get();
-    if (auto* v = node(key).as_integer()) return static_cast<double>(v->get());
-    throw InputError(fmt::format("{}: '{}' in [{}] must be a number", at(key), key, name_));
-  }
+  double real(const std::string& key) const { return get<double>(key); }
   double real_or(const std::string& key, double fallback) const { return has(key) ? real(key) : fallback; }
-  bool boolean_or(const std::string& key, bool fallback) const {
-    if (!has(key)) return fallback;
-    if (auto* v = node(key).as_boolean()) return v->get();
-    throw InputError(fmt::format("{}: '{}' in [{}] must be true or false", at(key), key, name_));
-  }
-  template <class T, class Convert>
-  std::vector<T> list(const std::string& key, Convert convert) const {
-    const auto* array = node(key).as_array();
-    if (!array) throw InputError(fmt::format("{}: '{}' in [{}] must be an array", at(key), key, name_));
-    std::vector<T> out;
-    for (auto&& element : *array) {
-      T value;
-      if (!convert(element, value)) {
-        throw InputError(fmt::format("{}: '{}' in [{}] has an element of the wrong type", where(source_, element), key, name_));
-      }
-      out.push_back(value);
-    }
-    return out;
-  }
-  std::vector<std::string> texts(const std::string& key) const {
-    return list<std::string>(key, [](const toml::node& n, std::string& v) {
-      if (auto* s = n.as_string()) return v = s->get(), true;
-      return false;
-    });
-  }
-  std::vector<int64_t> integers(const std::string& key) const {
-    return list<int64_t>(key, [](const toml::node& n, int64_t& v) {
-      if (auto* s = n.as_integer()) return v = s->get(), true;
-      return false;
-    });
-  }
-  std::vector<double> reals(const std::string& key) const {
-    return list<double>(key, [](const toml::node& n, double& v) {
-      if (auto* s = n.as_floating_point()) return v = s->get(), true;
-      if (auto* s = n.as_integer()) return v = static_cast<double>(s->get()), true;
-      return false;
-    });
-  }
+  bool boolean_or(const std::string& key, bool fallback) const { return has(key) ? get<bool>(key) : fallback; }
+  std::vector<std::string> texts(const std::string& key) const { return get<std::vector<std::string>>(key); }
+  std::vector<int64_t> integers(const std::string& key) const { return get<std::vector<int64_t>>(key); }
+  std::vector<double> reals(const std::string& key) const { return get<std::vector<double>>(key); }
   Reader table(const std::string& key) const {
-    const auto* t = node(key).as_table();
-    if (!t) throw InputError(fmt::format("{}: '{}' in [{}] must be a table", at(key), key, name_));
-    return Reader(*t, source_, name_.empty() ? key : name_ + "." + key);
+    if (!has(key)) throw InputError(fmt::format("{}: [{}] needs key '{}'", here(), name_, key));
+    return Reader(table_.sub(key), name_.empty() ? key : name_ + "." + key);
   }
-  const toml::table& raw() const { return table_; }
+  std::vector<std::string> keys() const { return table_.keys(); }
+  uint32_t line(const std::string& key) const { return table_.line(key); }
+  const Config& config() const { return table_; }
   const std::string& name() const { return name_; }
-  std::string here() const { return where(source_, table_); }
 
  private:
-  const toml::table& table_;
-  std::string source_, name_;
+  Config table_;
+  std::string name_;
 };
 
 void check_nfe(const std::vector<int64_t>& nfe, const std::string& at) {
@@ -133,9 +81,9 @@ void check_nfe(const std::vector<int64_t>& nfe, const std::string& at) {
   }
 }
 
-// `file` is the whole suite file as a Config: the stage's option, train, net and EMA tables are its
-// sub-tables (views), so the trainer's messages name the suite file and line of each key.
-SuiteStage parse_stage(const Reader& r, const Config& file, const std::string& name, const SuiteEvaluation& evaluation,
+// The stage's option, train, net and EMA tables are views of the parsed suite file, so the
+// trainer's messages name the suite file and line of each key.
+SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEvaluation& evaluation,
                        int64_t default_batch) {
   r.only({"method", "description", "depends", "init", "teacher", "steps", "images", "batch", "options", "train", "net", "ema", "nfe"});
   SuiteStage s;
@@ -166,11 +114,7 @@ SuiteStage parse_stage(const Reader& r, const Config& file, const std::string& n
     throw InputError(fmt::format("{}: stage '{}' needs exactly one budget: steps or images", s.where, name));
   }
   s.steps = r.has("steps") ? r.positive("steps") : (r.positive("images") + s.batch - 1) / s.batch;
-  const auto table = [&](const char* key) {
-    if (!r.has(key)) return Config();
-    r.table(key);  // a table, or an InputError naming the line
-    return file.sub("stages." + name + "." + key);
-  };
+  const auto table = [&](const char* key) { return r.has(key) ? r.table(key).config() : Config(); };
   s.options = table("options");
   if (s.options.has("name")) {
     throw InputError(fmt::format("{}: the method name belongs in stages.{}.method", s.options.where("name"), name));
@@ -237,8 +181,7 @@ SuiteEvaluation parse_evaluation(const Reader& r) {
   check_nfe(e.nfe, r.at("nfe"));
   if (r.has("sigmas")) {
     const auto sigmas = r.table("sigmas");
-    for (auto&& entry : sigmas.raw()) {
-      const std::string k(entry.first.str());
+    for (const auto& k : sigmas.keys()) {
       int64_t nfe = 0;
       try {
         size_t used = 0;
@@ -310,8 +253,7 @@ void check_reference(const Metric& metric, const std::string& name, const SuiteE
 std::vector<results::MetricPolicy> parse_metrics(const Reader& r, const SuiteEvaluation& e) {
   std::vector<results::MetricPolicy> out;
   std::set<std::string> named, metrics;
-  for (auto&& entry : r.raw()) {
-    const std::string name(entry.first.str());
+  for (const auto& name : r.keys()) {
     const std::string metric_name = metric_of_output(name);
     if (metric_name.empty()) {
       throw InputError(fmt::format("{}: unknown metric '{}' (known: {})", r.at(name), name, join(metric_output_names())));
@@ -349,14 +291,11 @@ std::vector<results::MetricPolicy> parse_metrics(const Reader& r, const SuiteEva
   return out;
 }
 
-std::vector<results::ReferenceRow> parse_references(const toml::node& node, const std::string& source) {
-  const auto* array = node.as_array();
-  if (!array || !array->is_array_of_tables()) {
-    throw InputError(fmt::format("{}: 'reference' must be an array of tables ([[reference]])", where(source, node)));
-  }
+std::vector<results::ReferenceRow> parse_references(const Config& file) {
   std::vector<results::ReferenceRow> out;
-  for (auto&& element : *array) {
-    Reader r(*element.as_table(), source, "[reference]");
+  const size_t count = file.count("reference");
+  for (size_t i = 0; i < count; ++i) {
+    const Reader r(file.sub("reference." + std::to_string(i)), "[reference]");
     r.only({"method", "label", "nfe", "metric", "value", "num_samples", "source"});
     results::ReferenceRow row;
     row.method = r.text("method");
@@ -381,13 +320,8 @@ std::vector<results::ReferenceRow> parse_references(const toml::node& node, cons
 std::string Suite::dataset() const { return base.has("data.source") ? base.get<std::string>("data.source") : ""; }
 
 Suite parse_suite(const std::string& text, const std::string& source) {
-  toml::table root;
-  try {
-    root = toml::parse(text, source);
-  } catch (const toml::parse_error& e) {
-    throw InputError(fmt::format("{}:{}: invalid TOML: {}", source, e.source().begin.line, e.description()));
-  }
-  const Reader r(root, source, "");
+  const auto file = Config::from_string(text, source);
+  const Reader r(file, "");
   r.only({"suite", "data", "net", "precond", "ema", "train", "stages", "evaluation", "metrics", "reference"});
   Suite suite;
   suite.path = source;
@@ -400,13 +334,9 @@ Suite parse_suite(const std::string& text, const std::string& source) {
   suite.description = head.text_or("description", "");
   suite.seed = head.integer_or("seed", 0);
 
-  const auto file = Config::from_string(text, source);
   suite.base = Config::from_string("", source);
   for (const char* key : {"data", "net", "precond", "ema", "train"}) {
-    if (const auto* node = root.get(key)) {
-      if (!node->is_table()) throw InputError(fmt::format("{}: [{}] must be a table", where(source, *node), key));
-      suite.base.put(key, file.sub(key));
-    }
+    if (r.has(key)) suite.base.put(key, r.table(key).config());
   }
   if (!suite.base.has("data")) throw InputError(fmt::format("{}: missing [data]", source));
   if (!suite.base.has("net")) throw InputError(fmt::format("{}: missing [net]", source));
@@ -417,17 +347,17 @@ Suite parse_suite(const std::string& text, const std::string& source) {
 
   const auto stages = r.table("stages");
   std::vector<std::pair<uint32_t, std::string>> file_order;
-  for (auto&& [key, value] : stages.raw()) file_order.push_back({value.source().begin.line, std::string(key.str())});
+  for (const auto& key : stages.keys()) file_order.push_back({stages.line(key), key});
   std::sort(file_order.begin(), file_order.end());
   if (file_order.empty()) throw InputError(fmt::format("{}: [stages] is empty", r.at("stages")));
   std::vector<SuiteStage> parsed;
-  for (const auto& [line, name] : file_order) parsed.push_back(parse_stage(stages.table(name), file, name, suite.evaluation, default_batch));
+  for (const auto& [line, name] : file_order) parsed.push_back(parse_stage(stages.table(name), name, suite.evaluation, default_batch));
   suite.stages = order_stages(std::move(parsed));
 
   suite.record.name = suite.name;
   suite.record.dataset = suite.dataset();
   suite.record.metrics = parse_metrics(r.table("metrics"), suite.evaluation);
-  if (const auto* refs = root.get("reference")) suite.record.references = parse_references(*refs, source);
+  if (r.has("reference")) suite.record.references = parse_references(file);
   return suite;
 }
 

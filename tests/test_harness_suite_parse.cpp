@@ -202,4 +202,13 @@ TEST(SuiteParse, StageTrainerConfigsAreValidatedUpFront) {
         "uncertainty");
   const auto r = test::run_cli({"run", dir.file("s.toml"), "--dry-run"});
   EXPECT_EQ(r.exit_code, 2) << r.out;
+
+  // The stage's trainer config is composed from the file's tables without text, so the trainer's
+  // message names the suite file and the line of the key itself.
+  const auto text = suite_text(kStages + late + "train = { lr_schedule = \"cosine\" }\n");
+  const auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(text.find("train = {")), '\n') + 1;
+  test::write_text(dir.file("s.toml"), text);
+  const auto message = test::input_error_message([&] { validate_suite(load_suite(dir.file("s.toml"))); });
+  EXPECT_NE(message.find(dir.file("s.toml") + ":" + std::to_string(line) + ": train.lr_schedule 'cosine'"), std::string::npos)
+      << message;
 }
