@@ -21,12 +21,13 @@ void add_train_commands(CLI::App& app) {
   train->add_flag("--resume", t->resume, "continue from the last checkpoint in --out");
   train->add_option("--out", t->out, "output folder for checkpoints and the training log");
   on_selected(train, [t] {
+    auto config = Config::from_file(t->config);
+    config.set_all(t->sets);
     TrainRequest request;
-    request.config = Config::from_file(t->config);
-    request.config.set_all(t->sets);
+    request.plan = read_train_plan(config);
     request.out = t->out;
     request.resume = t->resume;
-    print_json(cmbench::train(request).to_json());
+    print_json(cmbench::train(std::move(request)).to_json());
   });
 
   auto s = std::make_shared<SampleRequest>();

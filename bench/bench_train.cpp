@@ -1,7 +1,8 @@
 // One training step (draws, student and replayed target passes, backward, RAdam) of every
-// registered method (and ECT under bf16 autocast) on the tiny DDPM++ preset at 32x32, and one ECT
-// sampling step: images/s. The *Cuda benchmarks run ECT on the CIFAR-10 DDPM++ preset (55.7M) on a
-// CUDA device, in fp32 and under bf16 autocast (train.precision), and skip with a message without one.
+// registered method, in fp32 and under bf16 autocast, on the tiny DDPM++ preset at 32x32, and one
+// ECT sampling step: images/s. The *Cuda benchmarks run every method on the CIFAR-10 DDPM++ preset
+// (55.7M) on a CUDA device, in fp32 and under bf16 autocast (train.precision), and skip with a
+// message without one. Benchmarks of methods are registered from the method registry in main().
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -69,8 +70,6 @@ void BM_TrainStep(benchmark::State& state, const std::string& method_name, bool 
   cmbench::configure_threads();
   train_steps(state, method_name, tiny_unet(), bf16, torch::kCPU);
 }
-// BM_TrainStep/<method>/16 for every registered method is registered in main().
-BENCHMARK_CAPTURE(BM_TrainStep, ect_bf16, std::string("ect"), true)->Arg(16)->Unit(benchmark::kMillisecond);
 
 void ect_sample_steps(benchmark::State& state, cmbench::Denoiser& net, const torch::Device& device) {
   const int64_t batch = state.range(0);
@@ -114,10 +113,6 @@ void BM_TrainStepCuda(benchmark::State& state, const std::string& method_name, c
     train_steps(state, method_name, cmbench::make_preset_network(preset), bf16, device);
   });
 }
-BENCHMARK_CAPTURE(BM_TrainStepCuda, ect_ddpmpp_fp32, std::string("ect"), std::string("cifar10-ddpmpp"), false)
-    ->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_TrainStepCuda, ect_ddpmpp_bf16, std::string("ect"), std::string("cifar10-ddpmpp"), true)
-    ->Arg(128)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_EctSampleStepCuda(benchmark::State& state, const std::string& preset) {
   on_cuda(state, [&](const torch::Device& device) {
@@ -129,15 +124,34 @@ void BM_EctSampleStepCuda(benchmark::State& state, const std::string& preset) {
 BENCHMARK_CAPTURE(BM_EctSampleStepCuda, ddpmpp, std::string("cifar10-ddpmpp"))
     ->Arg(512)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// BM_TrainStep/<method>[_bf16]/16 and BM_TrainStepCuda/<method>_ddpmpp_{fp32,bf16}/128 of every
+// registered method (ci/gpu-check picks ECT's by name).
+void register_method_benchmarks() {
+  for (const auto& name : cmbench::method_registry().names()) {
+    for (const bool bf16 : {false, true}) {
+      benchmark::RegisterBenchmark(("BM_TrainStep/" + name + (bf16 ? "_bf16" : "")).c_str(),
+                                   [name, bf16](benchmark::State& state) { BM_TrainStep(state, name, bf16); })
+          ->Arg(16)
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+  for (const auto& name : cmbench::method_registry().names()) {
+    for (const bool bf16 : {false, true}) {
+      benchmark::RegisterBenchmark(("BM_TrainStepCuda/" + name + "_ddpmpp_" + (bf16 ? "bf16" : "fp32")).c_str(),
+                                   [name, bf16](benchmark::State& state) {
+                                     BM_TrainStepCuda(state, name, "cifar10-ddpmpp", bf16);
+                                   })
+          ->Arg(128)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (const auto& name : cmbench::method_registry().names()) {
-    benchmark::RegisterBenchmark(("BM_TrainStep/" + name).c_str(),
-                                 [name](benchmark::State& state) { BM_TrainStep(state, name, false); })
-        ->Arg(16)
-        ->Unit(benchmark::kMillisecond);
-  }
+  register_method_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -92,8 +92,8 @@ foreach(_entry IN ITEMS "LIBZIP;libzip;zip.h;zip" "LIBARCHIVE;libarchive;archive
   endif()
 endforeach()
 
-# PNG decoding and encoding (data/png_opencv.cpp or data/png_libpng.cpp): cmbench_image_io carries
-# the backend's libraries, CMBENCH_IMAGE_IO_DEFINITION selects its source file in data/.
+# PNG decoding and encoding (core/png_opencv.cpp or core/png_libpng.cpp): cmbench_image_io carries
+# the backend's libraries, CMBENCH_IMAGE_IO_DEFINITION selects its source file in core/.
 add_library(cmbench_image_io INTERFACE)
 if(CMBENCH_IMAGE_IO STREQUAL "libpng")
   find_package(PNG REQUIRED)

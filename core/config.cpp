@@ -270,33 +270,20 @@ std::pair<void*, std::string> Config::parent_of(std::string_view key, std::strin
   return {table, parts.back()};
 }
 
-void Config::put(std::string_view key, const Config& value) {
-  const toml::node* node = value.prefix_.empty() ? &value.table_->root : find_node(value.table_->root, value.prefix_);
-  const auto from = value.table_;  // `value` may share this document
-  toml::table copy = *node->as_table();
+void Config::put_copy(std::string_view key, const Config& value, const std::string& from_key) {
+  const auto from = value.table_;  // `value` may share this document: keep its nodes alive
+  const toml::node* node = from_key.empty() ? &from->root : find_node(from->root, from_key);
   auto [parent, last] = parent_of(key, key);
   const std::string full = full_key(key);
   erase_within(table_->locations, full);
-  copy_within(from->locations, value.prefix_, table_->locations, full);
-  static_cast<toml::table*>(parent)->insert_or_assign(last, std::move(copy));
+  copy_within(from->locations, from_key, table_->locations, full);
+  node->visit([p = static_cast<toml::table*>(parent), &last](auto&& v) { p->insert_or_assign(last, v); });
 }
 
+void Config::put(std::string_view key, const Config& value) { put_copy(key, value, value.prefix_); }
+
 void Config::merge(std::string_view key, const Config& value) {
-  for (const auto& k : value.keys()) {
-    const std::string child = joined(std::string(key), k);
-    const std::string from_key = joined(value.prefix_, k);
-    const toml::node* node = find_node(value.table_->root, from_key);
-    if (node->is_table()) {
-      put(child, value.sub(k));
-      continue;
-    }
-    const auto from = value.table_;  // `value` may share this document
-    auto [parent, last] = parent_of(child, child);
-    const std::string full = full_key(child);
-    erase_within(table_->locations, full);
-    copy_within(from->locations, from_key, table_->locations, full);
-    node->visit([&, p = static_cast<toml::table*>(parent), name = last](auto&& v) { p->insert_or_assign(name, v); });
-  }
+  for (const auto& k : value.keys()) put_copy(joined(std::string(key), k), value, joined(value.prefix_, k));
 }
 
 void Config::put(std::string_view key, int64_t value) {

@@ -70,6 +70,8 @@ class Config {
   void make_unique();
   // The table that will hold dotted `key` (created as needed) and the key's last component.
   std::pair<void*, std::string> parent_of(std::string_view key, std::string_view context);
+  // Copies the node at `from_key` of `value`'s document to `key`, with the locations of its keys.
+  void put_copy(std::string_view key, const Config& value, const std::string& from_key);
 
   std::shared_ptr<Table> table_;
   std::string source_;

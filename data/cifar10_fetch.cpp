@@ -17,7 +17,7 @@
 #include "data/archive_reader.h"
 #include "data/cifar10.h"
 #include "data/download.h"
-#include "data/png.h"
+#include "core/png.h"
 
 namespace cmbench::cifar10 {
 

@@ -12,7 +12,7 @@
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/progress.h"
-#include "data/png.h"
+#include "core/png.h"
 
 namespace cmbench {
 

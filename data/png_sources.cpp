@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "data/basic_image_source.h"
-#include "data/png.h"
+#include "core/png.h"
 
 namespace cmbench {
 

@@ -29,9 +29,4 @@ LrSchedule read_lr_schedule(ConfigReader& train) {
   return s;
 }
 
-LrSchedule parse_lr_schedule(const Config& train) {
-  ConfigReader reader(train, "train");
-  return read_lr_schedule(reader);
-}
-
 }  // namespace cmbench

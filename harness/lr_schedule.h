@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <string>
 
-#include "core/config.h"
 #include "core/config_reader.h"
 
 namespace cmbench {
@@ -24,8 +23,7 @@ struct LrSchedule {
 };
 
 // From the `train` table: lr, lr_schedule, warmup_images, lr_ref_steps, rampup_images (declared in
-// `train`, which the trainer finishes); parse_lr_schedule reads a table holding only those keys.
+// `train`, which the trainer finishes).
 LrSchedule read_lr_schedule(ConfigReader& train);
-LrSchedule parse_lr_schedule(const Config& train);
 
 }  // namespace cmbench

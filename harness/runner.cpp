@@ -35,10 +35,9 @@ RunFolder stage_folder(const std::string& out, const std::string& stage) {
 }
 
 // The trainer config of a stage: the suite's shared tables, the stage's network, EMA profiles,
-// method and train overrides, its budget, and the checkpoints of the stages it starts from.
-// With `placeholders`, the checkpoints of earlier stages are named, not looked up (validation).
-Config stage_config(const Suite& suite, const SuiteStage& stage, const std::string& out, const std::string& device,
-                    bool placeholders = false) {
+// method and train overrides, its budget. The checkpoints of the stages it starts from are named
+// here and set when the stage runs (start_from_earlier_stages).
+Config stage_config(const Suite& suite, const SuiteStage& stage, const std::string& device) {
   Config config = suite.base;
   if (!stage.net.keys().empty()) config.put("net", stage.net);
   if (!stage.ema.keys().empty()) config.put("ema", stage.ema);
@@ -49,31 +48,40 @@ Config stage_config(const Suite& suite, const SuiteStage& stage, const std::stri
   config.merge("train", stage.train);
   config.put("train.steps", stage.steps);
   config.put("train.batch", stage.batch);
+  const auto placeholder = [](const std::string& name) { return fmt::format("<the last checkpoint of stage {}>", name); };
+  if (!stage.init.empty()) config.put("train.init", placeholder(stage.init));
+  if (!stage.teacher.empty()) config.put("train.teacher", placeholder(stage.teacher));
+  return config;
+}
+
+void start_from_earlier_stages(TrainPlan& plan, const Suite& suite, const SuiteStage& stage, const std::string& out) {
   const auto checkpoint_of = [&](const std::string& name) {
-    if (placeholders) return fmt::format("<the last checkpoint of stage {}>", name);
     const auto ckpt = stage_folder(out, name).latest_checkpoint();
     if (ckpt.empty()) throw InputError(fmt::format("{}: stage '{}' needs stage '{}' finished first", suite.path, stage.name, name));
     return ckpt;
   };
-  if (!stage.init.empty()) config.put("train.init", checkpoint_of(stage.init));
-  if (!stage.teacher.empty()) config.put("train.teacher", checkpoint_of(stage.teacher));
-  return config;
+  if (!stage.init.empty()) plan.set_init(checkpoint_of(stage.init));
+  if (!stage.teacher.empty()) plan.set_teacher(checkpoint_of(stage.teacher));
 }
 
 }  // namespace
 
-void validate_suite(const Suite& suite, const std::string& device) {
+std::vector<TrainPlan> plan_suite_training(const Suite& suite, const std::string& device) {
+  std::vector<TrainPlan> plans;
   for (const auto& stage : suite.stages) {
     try {
-      validate_train_config(stage_config(suite, stage, "", device, /*placeholders=*/true));
+      plans.push_back(read_train_plan(stage_config(suite, stage, device)));
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}: stage '{}': {}", stage.where, stage.name, e.what()));
     }
   }
+  return plans;
 }
 
+void validate_suite(const Suite& suite, const std::string& device) { plan_suite_training(suite, device); }
+
 std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
-  validate_suite(suite, request.device);
+  auto plans = plan_suite_training(suite, request.device);
   const std::string store = (fs::path(request.out) / "results.h5").string();
   if (fs::exists(request.out) && !request.resume && !request.force) {
     throw InputError(fmt::format("{}: output folder exists; pass --resume to finish it or --force to start over", request.out));
@@ -90,7 +98,8 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     if (run.suite == suite.name) complete.insert(run.stage);
   }
   SuiteReferences references(suite);
-  for (const auto& stage : suite.stages) {
+  for (size_t index = 0; index < suite.stages.size(); ++index) {
+    const auto& stage = suite.stages[index];
     if (!request.only.empty() && stage.name != request.only) continue;
     if (complete.count(stage.name)) {
       spdlog::info("{}: complete, skipped", stage.name);
@@ -103,12 +112,14 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     const auto start_time = utc_now();
 
     TrainRequest train_request;
-    train_request.config = stage_config(suite, stage, request.out, request.device);
+    train_request.plan = std::move(plans[index]);
+    start_from_earlier_stages(train_request.plan, suite, stage, request.out);
+    const Config config = train_request.plan.config;
     train_request.out = folder;
     train_request.resume = !run_folder.latest_checkpoint().empty();
     spdlog::info("{}: training {} ({} steps at batch {}{})", stage.name, stage.method, stage.steps, stage.batch,
                  train_request.resume ? ", resuming" : "");
-    const auto trained = train(train_request);
+    const auto trained = train(std::move(train_request));
     const auto& ckpt = trained.checkpoint;
     auto evaluation = evaluate_stage(suite, stage, references, ckpt, stage.steps, run_folder, request.device);
 
@@ -117,10 +128,9 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     run.stage = stage.name;
     run.method = stage.method;
     run.dataset = suite.dataset();
-    const Config& net = train_request.config;
-    run.network = net.has("net.preset") ? net.get<std::string>("net.preset") : net.sub("net").to_json().dump();
+    run.network = config.has("net.preset") ? config.get<std::string>("net.preset") : config.sub("net").to_json().dump();
     run.parameters = trained.parameters;
-    run.config_json = train_request.config.to_json().dump();
+    run.config_json = config.to_json().dump();
     run.seed = suite.seed;
     run.code_version = code_version();
     run.torch_version = torch_version();

@@ -4,8 +4,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "harness/suite.h"
+#include "harness/train_plan.h"
 
 namespace cmbench {
 
@@ -17,10 +19,11 @@ struct SuiteRunRequest {
   std::string device = "cpu";
 };
 
-// Builds every stage's trainer config and runs the trainer's checks on it (method options, network,
-// schedules, EMA profiles), so that a mistake in a late stage fails before the first stage trains.
-// InputError naming the stage's line and the key.
-void validate_suite(const Suite& suite, const std::string& device = "cpu");
+// Every stage's training plan (harness/train_plan.h), in stage order, read before the first stage
+// trains so that a mistake in a late stage fails first: InputError naming the stage's line and the
+// key. Checkpoints of earlier stages are named, not looked up; run_suite sets them when they exist.
+std::vector<TrainPlan> plan_suite_training(const Suite& suite, const std::string& device = "cpu");
+void validate_suite(const Suite& suite, const std::string& device = "cpu");  // plan_suite_training
 
 // Validates the suite first; returns the store path.
 std::string run_suite(const Suite& suite, const SuiteRunRequest& request);

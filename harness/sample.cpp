@@ -12,7 +12,7 @@
 #include "core/npy_torch.h"
 #include "core/progress.h"
 #include "core/torch_compat.h"
-#include "data/png.h"
+#include "core/png.h"
 #include "methods/checkpoint_method.h"
 #include "methods/sampler.h"
 #include "nets/checkpoint_io.h"

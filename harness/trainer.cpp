@@ -8,7 +8,6 @@
 #include <optional>
 
 #include "core/checkpoint.h"
-#include "core/config_reader.h"
 #include "core/device.h"
 #include "core/ema.h"
 #include "core/error.h"
@@ -18,12 +17,10 @@
 #include "core/torch_compat.h"
 #include "data/image_source.h"
 #include "data/loader.h"
-#include "harness/lr_schedule.h"
-#include "harness/networks.h"
 #include "harness/optimizers.h"
 #include "harness/run_folder.h"
-#include "methods/registry.h"
 #include "nets/checkpoint_io.h"
+#include "nets/factory.h"
 
 namespace cmbench {
 
@@ -36,29 +33,6 @@ nlohmann::json TrainSummary::to_json() const {
 }
 
 namespace {
-
-// The `data` table: a dataset (`source` spec, flip, subset) or, with source = "gaussian", synthetic
-// isotropic Gaussian data (mean, std, channels, resolution) drawn from stream "data.gaussian"/step.
-struct DataPlan {
-  std::string source;
-  bool flip = false;
-  int64_t subset = 0;
-  double mean = 0.0, std = 0.5;
-  int64_t channels = 2, resolution = 1;
-};
-
-DataPlan read_data_plan(ConfigReader data) {
-  DataPlan d;
-  d.source = data.required<std::string>("source");
-  d.flip = data.get<bool>("flip", d.flip);
-  d.subset = data.get<int64_t>("subset", d.subset);
-  d.mean = data.get<double>("mean", d.mean);
-  d.std = data.get<double>("std", d.std);
-  d.channels = data.get<int64_t>("channels", d.channels);
-  d.resolution = data.get<int64_t>("resolution", d.resolution);
-  data.finish();
-  return d;
-}
 
 // Training images for each step, through the deterministic loader or drawn (DataPlan).
 class BatchSource {
@@ -122,30 +96,6 @@ class BatchSource {
   std::vector<int64_t> shape_;
 };
 
-std::vector<std::pair<std::string, EmaOptions>> ema_profiles(const Config& config) {
-  std::vector<std::pair<std::string, EmaOptions>> out;
-  if (!config.has("ema")) {
-    out.emplace_back("ema", EmaOptions());
-    return out;
-  }
-  const auto table = config.sub("ema");
-  // [ema.<id>]: the profile's checkpoint group is /ema for id "ema", else /ema.<name> with `name`
-  // defaulting to the id (a `name` key allows dots, e.g. "phema-0.050", that TOML keys here cannot hold).
-  for (const auto& id : table.keys()) {
-    ConfigReader p(table.sub(id), "ema." + id);
-    const auto name = p.get<std::string>("name", id);
-    EmaOptions o;
-    o.kind(parse_ema_kind(p.get<std::string>("kind", "fixed")))
-        .beta(p.get<double>("beta", o.beta()))
-        .halflife_images(p.get<double>("halflife_images", o.halflife_images()))
-        .rampup_ratio(p.get<double>("rampup_ratio", o.rampup_ratio()))
-        .sigma_rel(p.get<double>("sigma_rel", o.sigma_rel()));
-    p.finish();
-    out.emplace_back(name, o);
-  }
-  return out;
-}
-
 std::string ema_group(const std::string& name) { return name == "ema" ? "ema" : "ema." + name; }
 
 torch::Tensor one_hot_labels(const torch::Tensor& labels, int64_t label_dim) {
@@ -153,78 +103,10 @@ torch::Tensor one_hot_labels(const torch::Tensor& labels, int64_t label_dim) {
   return torch::one_hot(labels.to(torch::kInt64), label_dim).to(torch::kFloat32);
 }
 
-// A trainer config read once into typed values: every key checked, every default in one place.
-struct TrainPlan {
-  uint64_t seed = 0;
-  std::string device;
-  std::unique_ptr<Method> method;
-  nlohmann::json net;
-  PrecondConfig precond;
-  DataPlan data;
-  std::vector<std::pair<std::string, EmaOptions>> emas;
-  int64_t steps = 0, batch = 0;
-  std::string optimizer;
-  AdamOptions adam;
-  LrSchedule lr_schedule;
-  double grad_clip = 0.0;
-  std::string precision;
-  bool channels_last = false;
-  int64_t checkpoint_every = 0, log_every = 100;
-  std::string init, init_group, teacher, teacher_group, out;
-};
-
-TrainPlan plan_training(const Config& config) {
-  ConfigReader root(config, "");
-  TrainPlan plan;
-  plan.seed = static_cast<uint64_t>(root.get<int64_t>("seed", 0));
-  plan.device = root.get<std::string>("device", "auto");
-  for (const char* table : {"method", "net", "precond", "data", "train", "ema"}) root.declare(table);
-  root.finish();
-
-  ConfigReader t(config.sub("train"), "train");
-  plan.steps = t.required<int64_t>("steps");
-  plan.batch = t.required<int64_t>("batch");
-  if (plan.steps < 1 || plan.batch < 1) throw InputError(t.where() + ": train.steps and train.batch must be >= 1");
-  plan.optimizer = t.choice("optimizer", "radam", {"adam", "radam"});
-  plan.lr_schedule = read_lr_schedule(t);
-  plan.adam.lr(plan.lr_schedule.base_lr)
-      .beta1(t.get<double>("beta1", 0.9))
-      .beta2(t.get<double>("beta2", 0.999))
-      .eps(t.get<double>("eps", 1e-8))
-      .weight_decay(t.get<double>("weight_decay", 0.0));
-  plan.grad_clip = t.get<double>("grad_clip", 0.0);
-  plan.checkpoint_every = t.get<int64_t>("checkpoint_every", 0);
-  plan.log_every = std::max<int64_t>(t.get<int64_t>("log_every", 100), 1);
-  plan.init = t.get<std::string>("init", "");
-  plan.init_group = t.get<std::string>("init_group", "");
-  plan.teacher = t.get<std::string>("teacher", "");
-  plan.teacher_group = t.get<std::string>("teacher_group", "");
-  plan.precision = t.choice("precision", "fp32", {"fp32", "bf16"});
-  plan.channels_last = t.get<bool>("channels_last", false);
-  plan.out = t.get<std::string>("out", "runs/train");
-  t.finish();
-
-  plan.data = read_data_plan(ConfigReader(config.sub("data"), "data"));
-  plan.emas = ema_profiles(config);
-  plan.precond = parse_precond_config(config.has("precond") ? config.sub("precond") : Config());
-  plan.method = make_method(config.sub("method"));
-  if (plan.method->needs_teacher() && plan.teacher.empty())
-    throw InputError(t.where() + ": method '" + plan.method->name() + "' needs train.teacher (a checkpoint)");
-  plan.net = resolve_network_config(config.sub("net"));
-  const auto arch = plan.net.value("arch", std::string());
-  if (plan.method->resolved().value("weighting", std::string()) == "uncertainty" && arch != "edm2")
-    throw InputError(config.sub("method").where("weighting") + ": method.weighting 'uncertainty' needs an EDM2 network "
-                     "(net.arch '" + arch + "' has no uncertainty head)");
-  return plan;
-}
-
 }  // namespace
 
-void validate_train_config(const Config& config) { plan_training(config); }
-
-TrainSummary train(const TrainRequest& request) {
-  const Config& config = request.config;
-  const auto plan = plan_training(config);
+TrainSummary train(TrainRequest request) {
+  const TrainPlan& plan = request.plan;
   const auto& method = plan.method;
 
   const uint64_t seed = plan.seed;
@@ -241,7 +123,9 @@ TrainSummary train(const TrainRequest& request) {
   const auto& lr_schedule = plan.lr_schedule;
 
   Networks nets;
-  nets.student = build_network(plan.net, plan.precond, seed);
+  NetworkOptions network_options;
+  network_options.seed = seed;
+  nets.student = make_network(plan.net, plan.precond, network_options);
   nets.student->to(device);
   const bool channels_last = plan.channels_last;
   if (channels_last) nets.student->set_channels_last(true);
@@ -251,22 +135,22 @@ TrainSummary train(const TrainRequest& request) {
     load_weights(*nets.student, read_checkpoint(init, {chosen}), chosen, /*strict=*/true, init);
   }
   if (method->needs_teacher()) {
-    nets.teacher = load_checkpoint_network(plan.teacher, plan.teacher_group);
+    nets.teacher = load_network(plan.teacher, plan.teacher_group);
     nets.teacher->to(device);
     if (channels_last) nets.teacher->set_channels_last(true);
     nets.teacher->eval();
   }
-  if (method->needs_target_copy()) nets.target = clone_for_training(*nets.student);
+  if (method->needs_target_copy()) nets.target = clone_network(*nets.student);
   nets.student->train();
   if (nets.target) nets.target->train();
 
   const auto params = nets.student->parameters();
   auto optimizer = make_optimizer(plan.optimizer, params, plan.adam);
   std::vector<Ema> emas;
-  for (const auto& [name, options] : plan.emas) emas.emplace_back(name, options, nets.student->state());
+  for (const auto& profile : plan.emas) emas.emplace_back(profile.name, profile.options, nets.student->state());
 
   // The resolved config, stored in every checkpoint.
-  auto resolved = config.to_json();
+  auto resolved = plan.config.to_json();
   resolved["method"] = method->resolved();
   resolved = network_config(*nets.student, resolved);
 

@@ -15,13 +15,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/config.h"
+#include "harness/train_plan.h"
 #include "results/records.h"
 
 namespace cmbench {
 
 struct TrainRequest {
-  Config config;
+  TrainPlan plan;      // read_train_plan(config)
   std::string out;     // checkpoint folder (default: train.out of the config, else "runs/train")
   bool resume = false; // continue from the newest checkpoint in `out`
   bool progress = true;
@@ -38,10 +38,6 @@ struct TrainSummary {
   nlohmann::json to_json() const;
 };
 
-TrainSummary train(const TrainRequest& request);
-
-// Every check `train` makes before it touches data, checkpoints or the device: unknown keys, types,
-// method options, the network config, lr schedule, EMA profiles (InputErrors naming the key).
-void validate_train_config(const Config& config);
+TrainSummary train(TrainRequest request);
 
 }  // namespace cmbench

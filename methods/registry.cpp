@@ -1,7 +1,5 @@
 #include "methods/registry.h"
 
-#include <nlohmann/json.hpp>
-
 namespace cmbench {
 
 std::unique_ptr<Method> make_edm(const Config&);
@@ -60,8 +58,8 @@ std::unique_ptr<Method> make_method(const Config& table) {
 
 std::unique_ptr<Method> make_method(const std::string& name, const std::string& preset) {
   Config table;
-  table.set("name=" + nlohmann::json(name).dump());
-  if (!preset.empty()) table.set("preset=" + nlohmann::json(preset).dump());
+  table.put("name", name);
+  if (!preset.empty()) table.put("preset", preset);
   return make_method(table);
 }
 

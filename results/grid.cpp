@@ -7,7 +7,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
-#include "data/png.h"
+#include "core/png.h"
 
 namespace cmbench::results {
 

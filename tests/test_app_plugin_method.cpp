@@ -90,18 +90,6 @@ CommandResult cmbench_command(const std::vector<std::string>& args) {
   return {code, captured.str()};
 }
 
-// 16x16 RGB Gaussian training images and the tiny DDPM++ at that resolution.
-const std::string kDataAndNet = R"(
-[net]
-preset = "cifar10-ddpmpp-tiny"
-img_resolution = 16
-
-[data]
-source = "gaussian"
-channels = 3
-resolution = 16
-)";
-
 }  // namespace
 
 TEST(PluginMethod, RegistersAtRunTimeOnceOnly) {
@@ -119,7 +107,7 @@ TEST(PluginMethod, TrainsAndSamplesThroughTheCommandLine) {
   register_once();
   test::TempDir dir;
   test::write_text(dir.file("train.toml"), std::string("seed = 5\ndevice = \"cpu\"\n[method]\nname = \"") + kMethod +
-                                               "\"\nratio = 0.6\n" + kDataAndNet +
+                                               "\"\nratio = 0.6\n" + test::tiny_data_and_net() +
                                                "\n[train]\nsteps = 4\nbatch = 4\nlr = 1e-3\ncheckpoint_every = 2\n");
   const auto out = dir.file("run");
   const auto train = cmbench_command({"train", "--config", dir.file("train.toml"), "--out", out});
@@ -156,12 +144,7 @@ TEST(PluginMethod, RunsInASuiteWithSwdEvaluation) {
   register_once();
   test::TempDir dir;
   const auto suite = dir.file("plugin.toml");
-  test::write_text(suite, std::string("[suite]\nname = \"plugin\"\nseed = 2\n") + kDataAndNet + R"(
-[train]
-batch = 4
-log_every = 1
-checkpoint_every = 3
-
+  test::write_text(suite, test::tiny_suite_head("plugin", 2) + R"(
 [stages.pair]
 method = ")" + kMethod + R"("
 steps = 3

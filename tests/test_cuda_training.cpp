@@ -47,12 +47,13 @@ std::string random_unet_checkpoint(const std::string& path) {
 }
 
 void train_to(const std::string& text, const std::string& out, const std::vector<std::string>& sets = {}) {
+  auto config = Config::from_string(text, "<test>");
+  config.set_all(sets);
   TrainRequest r;
-  r.config = Config::from_string(text, "<test>");
-  r.config.set_all(sets);
+  r.plan = read_train_plan(config);
   r.out = out;
   r.progress = false;
-  train(r);
+  train(std::move(r));
 }
 
 double first_loss(const std::string& log_path) {

@@ -13,7 +13,7 @@
 #include "data/data_root.h"
 #include "data/download.h"
 #include "data/image_source.h"
-#include "data/png.h"
+#include "core/png.h"
 #include "test_util.h"
 
 namespace cmbench {

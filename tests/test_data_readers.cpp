@@ -16,7 +16,7 @@
 #include "data/cifar10.h"
 #include "data/edm_zip_writer.h"
 #include "data/image_source.h"
-#include "data/png.h"
+#include "core/png.h"
 #include "data/summary.h"
 #include "test_util.h"
 

@@ -269,10 +269,10 @@ TEST_F(SecondDevice, TrainerOnTheDeviceWritesTheCpuCheckpoint) {
   };
   auto run = [&](const std::string& device) {
     TrainRequest r;
-    r.config = Config::from_string(config(device), "<test>");
+    r.plan = read_train_plan(Config::from_string(config(device), "<test>"));
     r.out = dir.file(device);
     r.progress = false;
-    return train(r);
+    return train(std::move(r));
   };
   run("cpu");
   on_device([&] { return run("privateuseone"); });

@@ -61,6 +61,14 @@ TEST(Optimizers, StateRoundTripContinuesIdentically) {
   EXPECT_THROW(make_optimizer("sgd", {p}, AdamOptions()), std::exception);
 }
 
+// The schedule of a `train` table holding only the schedule's keys (the reader then finds none left).
+LrSchedule parse_lr_schedule(const Config& train) {
+  ConfigReader reader(train, "train");
+  auto schedule = read_lr_schedule(reader);
+  reader.finish();
+  return schedule;
+}
+
 TEST(LrSchedules, MatchHandComputedValues) {
   const auto constant = parse_lr_schedule(Config::from_string("lr = 2e-4\n"));
   EXPECT_EQ(constant.lr(0, 0), 2e-4);

@@ -181,6 +181,26 @@ TEST(SuiteParse, ShippedSuitesParseAndPlan) {
   EXPECT_EQ(paper.evaluation.seed_sets.size(), 3u);
 }
 
+// Each stage's training plan is read once, before anything trains; a stage that starts from an
+// earlier one names that stage's checkpoint until it runs.
+TEST(SuiteParse, StagePlansAreReadOnceInStageOrder) {
+  const auto suite = parse_suite(suite_text(kStages), "s.toml");
+  const auto plans = plan_suite_training(suite);
+  ASSERT_EQ(plans.size(), suite.stages.size());
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const auto& stage = suite.stages[i];
+    EXPECT_EQ(plans[i].method->name(), stage.method);
+    EXPECT_EQ(plans[i].steps, stage.steps);
+    EXPECT_EQ(plans[i].batch, stage.batch);
+    EXPECT_EQ(plans[i].seed, static_cast<uint64_t>(suite.seed));
+    EXPECT_EQ(plans[i].init.empty(), stage.init.empty()) << stage.name;
+    if (!stage.init.empty()) {
+      EXPECT_EQ(plans[i].init, "<the last checkpoint of stage " + stage.init + ">");
+      EXPECT_EQ(plans[i].config.get<std::string>("train.init"), plans[i].init);
+    }
+  }
+}
+
 // Every stage's trainer config is checked before anything trains: a bad key in the last stage
 // fails at once, naming the stage's line and the key.
 TEST(SuiteParse, StageTrainerConfigsAreValidatedUpFront) {

@@ -24,28 +24,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// [suite], [data], [net] and [train] of the test suites: Gaussian 16x16 images, the tiny DDPM++.
-std::string suite_head(const std::string& name, int seed) {
-  return "[suite]\nname = \"" + name + "\"\nseed = " + std::to_string(seed) + R"(
-
-[data]
-source = "gaussian"
-channels = 3
-resolution = 16
-
-[net]
-preset = "cifar10-ddpmpp-tiny"
-img_resolution = 16
-
-[train]
-batch = 4
-log_every = 1
-checkpoint_every = 2
-)";
-}
-
 std::string tiny_suite(const std::string& reference) {
-  return suite_head("tiny", 3) + R"(
+  return test::tiny_suite_head("tiny", 3) + R"(
 
 [stages.teacher]
 method = "edm"
@@ -78,7 +58,7 @@ rtol = 0.1
 
 // One short ECT stage evaluated on 10 samples at NFE 1; `tail` adds the reference and the metrics.
 std::string ten_sample_suite(const std::string& name, int seed, const std::string& tail) {
-  return suite_head(name, seed) + R"(
+  return test::tiny_suite_head(name, seed) + R"(
 [stages.ect]
 method = "ect"
 steps = 2

@@ -13,9 +13,9 @@
 #include "core/torch_compat.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
-#include "harness/networks.h"
 #include "harness/trainer.h"
 #include "methods/registry.h"
+#include "nets/checkpoint_io.h"
 #include "test_util.h"
 
 namespace cmbench {
@@ -38,13 +38,14 @@ std::string toy_config(const std::string& method, int64_t steps, int64_t checkpo
 
 TrainSummary run(const std::string& text, const std::string& out, bool resume = false,
                  const std::vector<std::string>& sets = {}) {
+  auto config = Config::from_string(text, "<test>");
+  config.set_all(sets);
   TrainRequest r;
-  r.config = Config::from_string(text, "<test>");
-  r.config.set_all(sets);
+  r.plan = read_train_plan(config);
   r.out = out;
   r.resume = resume;
   r.progress = false;
-  return train(r);
+  return train(std::move(r));
 }
 
 void expect_same_checkpoint(const std::string& a, const std::string& b) {
@@ -56,6 +57,53 @@ void expect_same_checkpoint(const std::string& a, const std::string& b) {
     for (size_t i = 0; i < tensors.size(); ++i)
       EXPECT_TRUE(torch::equal(tensors[i].second, other[i].second)) << name << "/" << tensors[i].first;
   }
+}
+
+// The plan holds every value train() uses, defaults included, and the config it came from.
+TEST(TrainPlan, ReadsTheConfigOnceWithItsDefaults) {
+  auto plan = read_train_plan(Config::from_string(toy_config("ect", 12, 4), "<test>"));
+  EXPECT_EQ(plan.seed, 7u);
+  EXPECT_EQ(plan.device, "cpu");
+  EXPECT_EQ(plan.method->name(), "ect");
+  EXPECT_EQ(plan.net.at("arch").get<std::string>(), "mlp");
+  EXPECT_EQ(plan.steps, 12);
+  EXPECT_EQ(plan.batch, 64);
+  EXPECT_EQ(plan.checkpoint_every, 4);
+  EXPECT_EQ(plan.optimizer, "radam");
+  EXPECT_EQ(plan.lr_schedule.kind, "constant");
+  EXPECT_EQ(plan.lr_schedule.base_lr, 1e-3);
+  EXPECT_EQ(plan.adam.lr(), 1e-3);
+  EXPECT_EQ(plan.precision, "fp32");
+  EXPECT_EQ(plan.grad_clip, 0.0);
+  EXPECT_EQ(plan.out, "runs/train");
+  EXPECT_EQ(plan.data.source, "gaussian");
+  EXPECT_EQ(plan.data.mean, 0.3);
+  ASSERT_EQ(plan.emas.size(), 2u);
+  EXPECT_EQ(plan.emas[0].name, "ema");
+  EXPECT_EQ(plan.emas[1].name, "phema-0.050");
+  EXPECT_EQ(plan.emas[1].options.sigma_rel(), 0.05);
+  EXPECT_EQ(plan.config.get<int64_t>("train.steps"), 12);
+
+  plan.set_init("start.h5");
+  plan.set_teacher("teacher.h5");
+  EXPECT_EQ(plan.init, "start.h5");
+  EXPECT_EQ(plan.config.get<std::string>("train.init"), "start.h5");
+  EXPECT_EQ(plan.config.get<std::string>("train.teacher"), "teacher.h5");
+}
+
+TEST(TrainPlan, BadConfigsNameTheKey) {
+  const auto error = [](const std::string& method, const std::string& set) {
+    auto config = Config::from_string(toy_config(method, 4, 0), "<test>");
+    if (!set.empty()) config.set(set);
+    return test::input_error_message([&] { read_train_plan(config); });
+  };
+  EXPECT_NE(error("cd", "").find("needs train.teacher"), std::string::npos);
+  EXPECT_NE(error("ect", "train.precision=\"fp16\"").find("'fp16'"), std::string::npos);
+  EXPECT_NE(error("ect", "data.bogus=1").find("bogus"), std::string::npos);
+  const auto unknown = test::input_error_message(
+      [] { read_train_plan(Config::from_string(toy_config("ect", 4, 0) + "bogus = 1\n", "<test>")); });
+  EXPECT_NE(unknown.find("<test>:"), std::string::npos) << unknown;  // the line of ema.phema.bogus
+  EXPECT_NE(unknown.find("bogus"), std::string::npos) << unknown;
 }
 
 TEST(Train, ResumeIsBitExactAndLogContinues) {
@@ -118,19 +166,19 @@ TEST(Train, EctApproachesGaussianConsistencyFunction) {
     return worst;
   };
   run(toy_config("ect", 1, 1), dir.file("init"));
-  auto untrained = load_checkpoint_network(dir.file("init/ckpt-00000001.h5"), "model");
+  auto untrained = load_network(dir.file("init/ckpt-00000001.h5"), "model");
   const double before = error_of(*untrained);
   // As the paper: ECT starts from an EDM model, whose D(x, t) = mu + d^2 / (d^2 + t^2) (x - mu) is
   // not the consistency function; ECT must move it there.
   const std::vector<std::string> sets{"train.batch=256", "ema.ema.beta=0.99"};
   run(toy_config("edm", 800, 0), dir.file("edm"), false, sets);
   const auto teacher = dir.file("edm/ckpt-00000800.h5");
-  const double edm_error = error_of(*load_checkpoint_network(teacher, "ema"));
+  const double edm_error = error_of(*load_network(teacher, "ema"));
   auto ect_sets = sets;
   ect_sets.push_back("train.init=\"" + teacher + "\"");
   ect_sets.push_back("method.stage_steps=200");
   run(toy_config("ect", 800, 0), dir.file("ect"), false, ect_sets);
-  const double after = error_of(*load_checkpoint_network(dir.file("ect/ckpt-00000800.h5"), "ema"));
+  const double after = error_of(*load_network(dir.file("ect/ckpt-00000800.h5"), "ema"));
   std::printf("ECT 2-D Gaussian: RMS error of f: untrained %.4f, EDM init %.4f, after ECT %.4f\n", before, edm_error,
               after);
   EXPECT_LT(after, 0.25 * before);
@@ -206,7 +254,7 @@ TEST(Train, CliTrainAndSampleReproduceOneStepOutput) {
                                 dir.file("noise.npz"), "--raw", "--batch", "4"});
   ASSERT_EQ(sampled.exit_code, 0) << sampled.err;
   const auto raw = to_tensor(read_npz(dir.file("s.npz")).at("raw"));
-  auto net = load_checkpoint_network(ckpt, "ema");
+  auto net = load_network(ckpt, "ema");
   net->eval();
   torch::NoGradGuard no_grad;
   const auto want = net->forward(z.to(torch::kFloat64) * 80.0, torch::full({6}, 80.0, torch::kFloat64));

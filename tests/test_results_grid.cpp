@@ -1,12 +1,12 @@
 // Sample grids (results/grid.h): tiling, 8 per row and at most 64, encoded by the one PNG codec
-// (data/png.h) and read back from the file write_png_file leaves.
+// (core/png.h) and read back from the file write_png_file leaves.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <vector>
 
 #include "core/error.h"
-#include "data/png.h"
+#include "core/png.h"
 #include "results/grid.h"
 #include "test_util.h"
 

@@ -55,6 +55,28 @@ std::string write_reference_images(const TempDir& dir) {
   return path;
 }
 
+std::string tiny_data_and_net() {
+  return R"(
+[data]
+source = "gaussian"
+channels = 3
+resolution = 16
+
+[net]
+preset = "cifar10-ddpmpp-tiny"
+img_resolution = 16
+)";
+}
+
+std::string tiny_suite_head(const std::string& name, int seed) {
+  return "[suite]\nname = \"" + name + "\"\nseed = " + std::to_string(seed) + "\n" + tiny_data_and_net() + R"(
+[train]
+batch = 4
+log_every = 1
+checkpoint_every = 2
+)";
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

@@ -43,6 +43,12 @@ std::string input_error_message(const std::function<void()>& f);
 // `dir`/reference.npy: 16 fixed 16x16 RGB uint8 images (a small suite's SWD reference); its path.
 std::string write_reference_images(const TempDir& dir);
 
+// The [data] and [net] tables of the small test runs: Gaussian 16x16 RGB images, the tiny DDPM++.
+std::string tiny_data_and_net();
+// A small suite's [suite] (name, seed), those tables and [train] (batch 4, every step logged,
+// checkpoints every 2 steps); the stages, evaluation and metrics follow.
+std::string tiny_suite_head(const std::string& name, int seed);
+
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 

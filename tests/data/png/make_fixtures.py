@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the PNG fixtures of tests/test_data_png.cpp with python3's zlib alone (no image library),
+"""Writes the PNG fixtures of tests/test_core_png.cpp with python3's zlib alone (no image library),
 so that their pixels are known independently of the decoders under test. Run from this folder."""
 import struct
 import zlib
@@ -51,7 +51,7 @@ def grid(width, height, f):
     return [[f(x, y) for x in range(width)] for y in range(height)]
 
 
-# Formulas repeated in tests/test_data_png.cpp.
+# Formulas repeated in tests/test_core_png.cpp.
 write_png("gray.png", 4, 3, 8, 0, grid(4, 3, lambda x, y: (x * 60 + y * 7,)))
 write_png("gray_alpha.png", 3, 2, 8, 4, grid(3, 2, lambda x, y: (x * 100 + y * 20, 255 - x * 120)))
 write_png("gray_2bit.png", 5, 2, 2, 0, grid(5, 2, lambda x, y: ((x + y) % 4,)))

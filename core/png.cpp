@@ -1,6 +1,6 @@
 // Backend-neutral PNG helpers; decode_png and encode_png live in png_opencv.cpp or png_libpng.cpp
 // (CMBENCH_IMAGE_IO selects which one is compiled).
-#include "data/png.h"
+#include "core/png.h"
 
 #include <algorithm>
 #include <fstream>

@@ -1,6 +1,6 @@
 // decode_png / encode_png on OpenCV's imgcodecs (CMBENCH_IMAGE_IO=opencv). OpenCV stores colour
 // images as BGR; these functions hide that.
-#include "data/png.h"
+#include "core/png.h"
 
 #ifdef CMBENCH_IMAGE_IO_OPENCV
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "data/png.h"
+#include "core/png.h"
 #include "test_util.h"
 
 namespace cmbench {
@@ -47,7 +47,7 @@ std::vector<int> rgb_pixel(int64_t x, int64_t y) {  // rgb.png
   return {static_cast<int>(10 + 80 * x), static_cast<int>(200 - 90 * y), static_cast<int>(40 * x + 30 * y)};
 }
 
-TEST(DataPng, GrayIsOneChannel) {
+TEST(CorePng, GrayIsOneChannel) {
   const auto d = decode_fixture("gray.png");
   EXPECT_EQ(d.header.width, 4);
   EXPECT_EQ(d.header.height, 3);
@@ -55,7 +55,7 @@ TEST(DataPng, GrayIsOneChannel) {
   EXPECT_EQ(d.pixels, image_of(4, 3, [](int64_t x, int64_t y) { return std::vector<int>{static_cast<int>(x * 60 + y * 7)}; }));
 }
 
-TEST(DataPng, GrayAsRgbRepeatsTheValue) {
+TEST(CorePng, GrayAsRgbRepeatsTheValue) {
   const auto d = decode_fixture("gray.png", 3);
   EXPECT_EQ(d.pixels, image_of(4, 3, [](int64_t x, int64_t y) {
               const int v = static_cast<int>(x * 60 + y * 7);
@@ -63,30 +63,30 @@ TEST(DataPng, GrayAsRgbRepeatsTheValue) {
             }));
 }
 
-TEST(DataPng, GrayAlphaDropsAlpha) {
+TEST(CorePng, GrayAlphaDropsAlpha) {
   const auto d = decode_fixture("gray_alpha.png");
   EXPECT_EQ(d.header.channels, 1);
   EXPECT_EQ(d.pixels, image_of(3, 2, [](int64_t x, int64_t y) { return std::vector<int>{static_cast<int>(x * 100 + y * 20)}; }));
 }
 
-TEST(DataPng, LowBitDepthGrayIsScaledToEightBits) {
+TEST(CorePng, LowBitDepthGrayIsScaledToEightBits) {
   const auto d = decode_fixture("gray_2bit.png");
   EXPECT_EQ(d.pixels, image_of(5, 2, [](int64_t x, int64_t y) { return std::vector<int>{static_cast<int>((x + y) % 4 * 85)}; }));
 }
 
-TEST(DataPng, SixteenBitSamplesKeepTheirHighByte) {
+TEST(CorePng, SixteenBitSamplesKeepTheirHighByte) {
   // png_set_strip_16 as in OpenCV: 0x12FF becomes 0x12 (rounding 0x12FF * 255 / 65535 would give 0x13).
   EXPECT_EQ(decode_fixture("gray_16bit.png").pixels, (std::vector<uint8_t>{0x12, 0x80, 0xFF}));
   EXPECT_EQ(decode_fixture("rgb_16bit.png").pixels, (std::vector<uint8_t>{0x12, 0x00, 0xFF, 0xAB, 0x00, 0x7F}));
 }
 
-TEST(DataPng, RgbInRgbOrder) {
+TEST(CorePng, RgbInRgbOrder) {
   const auto d = decode_fixture("rgb.png");
   EXPECT_EQ(d.header.channels, 3);
   EXPECT_EQ(d.pixels, image_of(3, 2, rgb_pixel));
 }
 
-TEST(DataPng, RgbaDropsAlphaWithoutCompositing) {
+TEST(CorePng, RgbaDropsAlphaWithoutCompositing) {
   const auto d = decode_fixture("rgba.png");
   EXPECT_EQ(d.header.channels, 3);
   EXPECT_EQ(d.pixels, image_of(3, 2, [](int64_t x, int64_t y) {
@@ -94,21 +94,21 @@ TEST(DataPng, RgbaDropsAlphaWithoutCompositing) {
             }));
 }
 
-TEST(DataPng, PaletteIsExpandedAndItsTransparencyDropped) {
+TEST(CorePng, PaletteIsExpandedAndItsTransparencyDropped) {
   const std::vector<std::vector<int>> palette = {{0, 0, 0}, {255, 0, 0}, {0, 200, 0}, {10, 20, 250}, {255, 255, 255}};
   const auto d = decode_fixture("palette.png");
   EXPECT_EQ(d.header.channels, 3);
   EXPECT_EQ(d.pixels, image_of(4, 2, [&](int64_t x, int64_t y) { return palette[static_cast<size_t>((x + 2 * y) % 5)]; }));
 }
 
-TEST(DataPng, InterlacedIsDeinterlaced) {
+TEST(CorePng, InterlacedIsDeinterlaced) {
   const auto d = decode_fixture("interlaced.png");
   EXPECT_EQ(d.pixels, image_of(9, 9, [](int64_t x, int64_t y) {
               return std::vector<int>{static_cast<int>(x * 28), static_cast<int>(y * 28), static_cast<int>((x * 9 + y) % 256)};
             }));
 }
 
-TEST(DataPng, ColourAsGrayUsesOpenCvsPngWeights) {
+TEST(CorePng, ColourAsGrayUsesOpenCvsPngWeights) {
   // OpenCV's PNG reader converts in libpng (png_set_rgb_to_gray 0.299/0.587: 15-bit weights 9797,
   // 19234, 3737, truncated), not with cvtColor's rounded 14-bit weights 4899, 9617, 1868.
   const auto d = decode_fixture("rgb.png", 1);
@@ -124,7 +124,7 @@ TEST(DataPng, ColourAsGrayUsesOpenCvsPngWeights) {
   EXPECT_NE(png_gray, cvtcolor_gray);  // the fixture tells the two conversions apart
 }
 
-TEST(DataPng, ExifOrientationIsApplied) {
+TEST(CorePng, ExifOrientationIsApplied) {
   // Orientation 6 (rotate 90 degrees clockwise): OpenCV shows the 3x2 image as 2x3, so a reader that
   // expects the IHDR size calls it a mixed resolution.
   const auto bytes = read_file_bytes(fixture("exif_rotated.png"));
@@ -141,7 +141,7 @@ TEST(DataPng, ExifOrientationIsApplied) {
   EXPECT_EQ(out, image_of(2, 3, [](int64_t x, int64_t y) { return rgb_pixel(y, 1 - x); }));
 }
 
-TEST(DataPng, CorruptedDataNamesTheSource) {
+TEST(CorePng, CorruptedDataNamesTheSource) {
   const auto bytes = read_file_bytes(fixture("interlaced.png"));
   const PngHeader header = parse_png_header(bytes.data(), bytes.size(), "interlaced.png");
   std::vector<uint8_t> out(static_cast<size_t>(header.height * header.width * header.channels));
@@ -161,7 +161,7 @@ TEST(DataPng, CorruptedDataNamesTheSource) {
   EXPECT_EQ(message, "shard/7.png: image is 9x9, expected 10x9 (mixed resolutions)");
 }
 
-TEST(DataPng, EncodeThenDecodeRoundTrips) {
+TEST(CorePng, EncodeThenDecodeRoundTrips) {
   for (const int64_t channels : {1, 3}) {
     for (const int level : {0, 6, 9}) {
       const int64_t width = 7, height = 5;

@@ -1,7 +1,7 @@
 // decode_png / encode_png on libpng alone (CMBENCH_IMAGE_IO=libpng), giving the same pixels and
 // bytes as the OpenCV backend: the decoder asks libpng for the transformations OpenCV's PNG reader
 // sets (imgcodecs grfmt_png.cpp, PngDecoder::readData), the encoder for the settings of its writer.
-#include "data/png.h"
+#include "core/png.h"
 
 #ifdef CMBENCH_IMAGE_IO_LIBPNG
 
