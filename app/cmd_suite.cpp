@@ -6,6 +6,7 @@
 #include "app/cli.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/launch_env.h"
 #include "harness/runner.h"
 #include "harness/suite.h"
 #include "harness/suite_plan.h"
@@ -53,6 +54,7 @@ void add_suite_commands(CLI::App& app) {
       std::cout << describe_plan(suite, out);
       return;
     }
+    refuse_multi_process(read_launch_env(), "run");
     SuiteRunRequest request;
     request.out = out;
     request.resume = r->resume;

@@ -2,6 +2,7 @@
 
 #include "app/cli.h"
 #include "core/config.h"
+#include "core/launch_env.h"
 #include "harness/sample.h"
 #include "harness/trainer.h"
 #include "methods/sampler.h"
@@ -21,6 +22,7 @@ void add_train_commands(CLI::App& app) {
   train->add_flag("--resume", t->resume, "continue from the last checkpoint in --out");
   train->add_option("--out", t->out, "output folder for checkpoints and the training log");
   on_selected(train, [t] {
+    refuse_multi_process(read_launch_env(), "train");
     auto config = Config::from_file(t->config);
     config.set_all(t->sets);
     TrainRequest request;
@@ -49,6 +51,7 @@ void add_train_commands(CLI::App& app) {
   sample->add_option("--batch", s->batch, "batch size")->check(CLI::PositiveNumber);
   sample->add_flag("--raw", s->raw, "also store float32 outputs before quantization (npz key raw)");
   on_selected(sample, [s, sigmas, seeds] {
+    refuse_multi_process(read_launch_env(), "sample");
     s->sigmas = parse_sigma_list(*sigmas);
     if (!seeds->empty()) s->seeds = parse_seed_range(*seeds, "--seeds");
     print_json(cmbench::sample(*s));
