@@ -148,22 +148,7 @@ TEST(PluginMethod, RunsInASuiteWithSwdEvaluation) {
 [stages.pair]
 method = ")" + kMethod + R"("
 steps = 3
-
-[evaluation]
-nfe = [1, 2]
-num_samples = 8
-seed_sets = ["0-7"]
-batch = 8
-
-[evaluation.sigmas]
-2 = [0.821]
-
-[evaluation.reference]
-images = ")" + test::write_reference_images(dir) + R"("
-
-[metrics.swd]
-rtol = 0.1
-)");
+)" + test::tiny_swd_evaluation(8, test::write_reference_images(dir)));
   const auto out = dir.file("out");
   const auto run = cmbench_command({"run", suite, "--out", out});
   ASSERT_EQ(run.exit_code, 0) << run.out;

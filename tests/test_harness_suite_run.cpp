@@ -38,22 +38,7 @@ method = "ect"
 init = "teacher"
 steps = 40
 options = { preset = "cifar10" }
-
-[evaluation]
-nfe = [1, 2]
-num_samples = 16
-seed_sets = ["0-15"]
-batch = 16
-
-[evaluation.sigmas]
-2 = [0.821]
-
-[evaluation.reference]
-images = ")" + reference + R"("
-
-[metrics.swd]
-rtol = 0.1
-)";
+)" + test::tiny_swd_evaluation(16, reference);
 }
 
 // One short ECT stage evaluated on 10 samples at NFE 1; `tail` adds the reference and the metrics.

@@ -77,6 +77,22 @@ checkpoint_every = 2
 )";
 }
 
+std::string tiny_swd_evaluation(int num_samples, const std::string& reference) {
+  const auto n = std::to_string(num_samples);
+  return "\n[evaluation]\nnfe = [1, 2]\nnum_samples = " + n + "\nseed_sets = [\"0-" + std::to_string(num_samples - 1) +
+         "\"]\nbatch = " + n + R"(
+
+[evaluation.sigmas]
+2 = [0.821]
+
+[evaluation.reference]
+images = ")" + reference + R"("
+
+[metrics.swd]
+rtol = 0.1
+)";
+}
+
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

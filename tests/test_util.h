@@ -48,6 +48,9 @@ std::string tiny_data_and_net();
 // A small suite's [suite] (name, seed), those tables and [train] (batch 4, every step logged,
 // checkpoints every 2 steps); the stages, evaluation and metrics follow.
 std::string tiny_suite_head(const std::string& name, int seed);
+// A small suite's [evaluation] (NFE 1 and 2, `num_samples` seeds from 0 in one batch, NFE 2 at
+// sigma 0.821) with SWD against the images at `reference`, rtol 0.1.
+std::string tiny_swd_evaluation(int num_samples, const std::string& reference);
 
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
