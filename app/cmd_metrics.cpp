@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include "app/cli.h"
+#include "app/launch.h"
+#include "core/device.h"
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
@@ -25,6 +27,14 @@ struct FeatureOptions {
   int64_t num = 0, batch = 64;
 };
 
+// The ranks of the launch environment (torchrun, srun, --nproc): they share the Inception batches
+// (extract_features), and rank 0 alone prints and writes. Each rank's detector is on GPU LOCAL_RANK.
+struct Ranks {
+  LaunchEnv env = read_launch_env();
+  std::shared_ptr<ProcessGroup> group = join_ranks(env);
+  std::string device() const { return env.distributed() ? device_for_rank("auto", env.local_rank) : "auto"; }
+};
+
 void add_feature_options(CLI::App* command, FeatureOptions& o) {
   command->add_option("--weights", o.weights,
                       "Inception weights: TorchScript .pt, pytorch-fid .npz, or synthetic:SEED (default $CMBENCH_INCEPTION)");
@@ -37,8 +47,8 @@ void add_feature_options(CLI::App* command, FeatureOptions& o) {
   command->add_option("--batch", o.batch, "batch size (default 64)")->check(CLI::PositiveNumber);
 }
 
-std::unique_ptr<InceptionDetector> detector_for(const FeatureOptions& o) {
-  return make_detector(DetectorOptions().weights(o.weights).detector(o.detector).mode(o.mode).device("auto"));
+std::unique_ptr<InceptionDetector> detector_for(const FeatureOptions& o, const Ranks& ranks) {
+  return make_detector(DetectorOptions().weights(o.weights).detector(o.detector).mode(o.mode).device(ranks.device()));
 }
 
 ExtractionOptions extraction_for(const FeatureOptions& o, const std::string& label, bool with_logits) {
@@ -68,6 +78,7 @@ void run_frechet(const std::string& a, const std::string& b, bool json) {
 // set against the reference's EDM subset of that size) is reproduced by the command.
 void run_metric(const std::string& name, const std::vector<std::string>& paths, const FeatureOptions& o, int64_t seed,
                 const MetricSettings& settings, bool json) {
+  const Ranks ranks;
   const auto metric = metric_registry().create(name);
   const auto needs = metric->features();
   std::vector<std::unique_ptr<ImageSource>> sources;
@@ -81,12 +92,13 @@ void run_metric(const std::string& name, const std::vector<std::string>& paths, 
   for (const auto& source : sources) indices.push_back(source ? select_indices(*source, num, seed) : std::vector<int64_t>{});
   std::unique_ptr<InceptionDetector> detector;
   const bool reads_images = std::any_of(sources.begin(), sources.end(), [](const auto& s) { return s != nullptr; });
-  if (needs_detector(needs) && reads_images) detector = detector_for(o);
+  if (needs_detector(needs) && reads_images) detector = detector_for(o, ranks);
   std::vector<ImageSetFeatures> sets;
   for (size_t i = 0; i < paths.size(); ++i) {
-    sets.push_back(sources[i] ? image_set_features(*sources[i], indices[i], needs, detector.get(), o.batch)
+    sets.push_back(sources[i] ? image_set_features(*sources[i], indices[i], needs, detector.get(), o.batch, ranks.group.get())
                               : statistics_file_features(paths[i], needs));
   }
+  if (!ranks.group->is_root()) return;
   const auto result = metric->compute(sets[0], sets.size() > 1 ? &sets[1] : nullptr, settings);
   const bool one_count = sets.size() == 1 || metric->equal_set_sizes();
   if (json) {
@@ -115,11 +127,14 @@ void run_metric(const std::string& name, const std::vector<std::string>& paths, 
 
 void run_features(const std::string& input, const std::string& out_path, const FeatureOptions& o,
                   const std::string& layer) {
+  const Ranks ranks;
   const auto source = open_image_source(input);
   const auto indices = select_indices(*source, o.num, 0);
-  auto detector = detector_for(o);
+  auto detector = detector_for(o, ranks);
   const bool logits = layer == "logits_unbiased";
-  const auto out = extract_all_features(*source, indices, *detector, extraction_for(o, input, logits));
+  const auto out = extract_all_features(*source, indices, *detector, extraction_for(o, input, logits), ranks.group.get());
+  ranks.group->barrier();
+  if (!ranks.group->is_root()) return;
   NpzMap arrays;
   arrays["features"] = from_tensor((logits ? out.logits_unbiased : out.pool3).to(torch::kFloat32).contiguous());
   arrays["indices"] = from_tensor(torch::tensor(indices, torch::kInt64));
@@ -133,10 +148,14 @@ void run_features(const std::string& input, const std::string& out_path, const F
 }
 
 void run_stats(const std::string& input, const std::string& out_path, const FeatureOptions& o, int ddof) {
+  const Ranks ranks;
   const auto source = open_image_source(input);
   const auto indices = select_indices(*source, o.num, 0);
-  auto detector = detector_for(o);
-  const auto stats = image_statistics(*source, indices, *detector, extraction_for(o, input, false), ddof);
+  auto detector = detector_for(o, ranks);
+  const auto stats =
+      image_statistics(*source, indices, *detector, extraction_for(o, input, false), ddof, ranks.group.get());
+  ranks.group->barrier();  // every rank has read its images before rank 0 writes (the output may be an input's neighbour)
+  if (!ranks.group->is_root()) return;
   write_statistics(out_path, stats);
   std::cerr << fmt::format("wrote {} (n = {}, D = {}, ddof {})", out_path, stats.n, stats.mu.size(0), ddof) << std::endl;
 }

@@ -1,13 +1,18 @@
 // cmbench run | table | compare
+#include <filesystem>
 #include <iostream>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "app/cli.h"
+#include "app/launch.h"
+#include "core/device.h"
 #include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/launch_env.h"
 #include "harness/runner.h"
+#include "harness/slurm.h"
 #include "harness/suite.h"
 #include "harness/suite_plan.h"
 #include "results/compare.h"
@@ -18,19 +23,80 @@ namespace cmbench::cli {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 std::vector<results::StoreContents> read_stores(const std::vector<std::string>& paths) {
   std::vector<results::StoreContents> stores;
   for (const auto& path : paths) stores.push_back(results::read_store(path));
   return stores;
 }
 
+void print_suite_table(const Suite& suite, const std::string& store) {
+  results::TableInput input;
+  input.stores.push_back(results::read_store(store));
+  input.store_names.push_back(store);
+  input.suite = &suite.record;
+  std::cout << results::render_table(input, results::TableFormat::markdown) << std::flush;
+}
+
+struct RunOptions {
+  std::string suite, out, only, device = "cpu";
+  bool resume = false, force = false, dry_run = false;
+  bool slurm = false, wait = false;
+  SlurmOptions slurm_options;
+};
+
+// --slurm: the folder made ready here (as `run` does), one job per stage the store lacks; with
+// --dry-run only the scripts, with --wait the table once the jobs have left the queue.
+void submit_suite(const Suite& suite, const std::string& suite_path, const std::string& out, const RunOptions& r) {
+  if (read_launch_env().distributed())
+    throw InputError("--slurm submits the jobs that start the ranks: run it as one process (on a login node)");
+  if (!r.only.empty()) throw InputError("--slurm submits every stage; --only is what each job runs");
+  validate_suite(suite, r.device);
+  auto options = r.slurm_options;
+  options.program = fs::read_symlink("/proc/self/exe").string();
+  options.device = r.device;
+  const auto store = (fs::path(out) / "results.h5").string();
+  std::set<std::string> complete;
+  if (r.dry_run) {
+    if (fs::exists(store) && r.resume)
+      for (const auto& run : results::read_store(store).runs)
+        if (run.suite == suite.name) complete.insert(run.stage);
+    for (const auto& job : plan_slurm_jobs(suite, suite_path, out, options, complete)) {
+      std::cout << "# " << job.script_path << (job.after.empty() ? "" : " (after ");
+      for (size_t i = 0; i < job.after.size(); ++i) std::cout << (i ? ", " : "") << job.after[i];
+      std::cout << (job.after.empty() ? "" : ")") << "\n" << job.script << "\n";
+    }
+    return;
+  }
+  SuiteRunRequest request;
+  request.out = out;
+  request.resume = r.resume;
+  request.force = r.force;
+  complete = prepare_suite_folder(suite, request);
+  auto jobs = plan_slurm_jobs(suite, suite_path, out, options, complete);
+  submit_slurm_jobs(jobs);
+  for (const auto& job : jobs) {
+    std::cout << "submitted " << job.stage << " as job " << job.job_id;
+    for (size_t i = 0; i < job.after.size(); ++i) std::cout << (i ? ", " : " after ") << job.after[i];
+    std::cout << "\n";
+  }
+  std::cout << std::flush;
+  if (!r.wait) return;
+  wait_for_slurm_jobs(jobs);
+  std::set<std::string> stored;
+  for (const auto& run : results::read_store(store).runs)
+    if (run.suite == suite.name) stored.insert(run.stage);
+  for (const auto& job : jobs)
+    if (!stored.count(job.stage))
+      throw CheckError(fmt::format("{}: stage '{}' (job {}) did not finish; its log: {}", out, job.stage, job.job_id,
+                                   (fs::path(out) / "slurm" / (job.stage + "-" + job.job_id + ".log")).string()));
+  print_suite_table(suite, store);
+}
+
 }  // namespace
 
 void add_suite_commands(CLI::App& app) {
-  struct RunOptions {
-    std::string suite, out, only, device = "cpu";
-    bool resume = false, force = false, dry_run = false;
-  };
   auto r = std::make_shared<RunOptions>();
   auto* run = app.add_subcommand("run", "train, sample and evaluate a whole suite into an HDF5 store");
   run->add_option("suite", r->suite, "suite file (TOML)")->required();
@@ -40,6 +106,19 @@ void add_suite_commands(CLI::App& app) {
   resume->excludes(force);
   run->add_option("--only", r->only, "run one stage (and nothing else)");
   run->add_option("--device", r->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  auto* slurm = run->add_flag("--slurm", r->slurm, "submit each stage as a Slurm job (sbatch; srun starts its ranks)");
+  auto& so = r->slurm_options;
+  const auto slurm_option = [&](const std::string& name, auto& value, const std::string& help) {
+    run->add_option(name, value, help + " (with --slurm)")->needs(slurm);
+  };
+  slurm_option("--partition", so.partition, "sbatch --partition");
+  slurm_option("--account", so.account, "sbatch --account");
+  slurm_option("--time", so.time, "sbatch --time limit per stage, e.g. 2-00:00:00");
+  slurm_option("--nodes", so.nodes, "nodes per stage");
+  slurm_option("--tasks-per-node", so.tasks_per_node, "ranks per node (one GPU each with --gpus-per-node)");
+  slurm_option("--gpus-per-node", so.gpus_per_node, "GPUs per node");
+  slurm_option("--cpus-per-task", so.cpus_per_task, "CPUs per rank");
+  run->add_flag("--wait", r->wait, "wait for the jobs, then print the table (with --slurm)")->needs(slurm);
   run->add_flag("--dry-run", r->dry_run, "print the plan with estimated images and steps");
   on_selected(run, [r] {
     const Suite suite = load_suite(r->suite);
@@ -49,24 +128,26 @@ void add_suite_commands(CLI::App& app) {
       for (const auto& s : suite.stages) known = known || s.name == r->only;
       if (!known) throw InputError(fmt::format("{}: --only names unknown stage '{}'", r->suite, r->only));
     }
+    if (r->slurm) {
+      submit_suite(suite, r->suite, out, *r);
+      return;
+    }
     if (r->dry_run) {
       validate_suite(suite, r->device);
       std::cout << describe_plan(suite, out);
       return;
     }
-    refuse_multi_process(read_launch_env(), "run");
+    const auto env = read_launch_env();
     SuiteRunRequest request;
+    request.group = join_ranks(env);
     request.out = out;
     request.resume = r->resume;
     request.force = r->force;
     request.only = r->only;
-    request.device = r->device;
+    request.device = env.distributed() ? device_for_rank(r->device, env.local_rank) : r->device;
     const auto store = run_suite(suite, request);
-    results::TableInput input;
-    input.stores.push_back(results::read_store(store));
-    input.store_names.push_back(store);
-    input.suite = &suite.record;
-    std::cout << results::render_table(input, results::TableFormat::markdown) << std::flush;
+    if (!request.group->is_root()) return;
+    print_suite_table(suite, store);
   });
 
   struct TableOptions {

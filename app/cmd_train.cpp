@@ -1,8 +1,11 @@
 // cmbench train | sample
 
 #include "app/cli.h"
+#include "app/launch.h"
 #include "core/config.h"
+#include "core/device.h"
 #include "core/launch_env.h"
+#include "core/process_group.h"
 #include "harness/sample.h"
 #include "harness/trainer.h"
 #include "methods/sampler.h"
@@ -22,14 +25,18 @@ void add_train_commands(CLI::App& app) {
   train->add_flag("--resume", t->resume, "continue from the last checkpoint in --out");
   train->add_option("--out", t->out, "output folder for checkpoints and the training log");
   on_selected(train, [t] {
-    refuse_multi_process(read_launch_env(), "train");
+    const auto env = read_launch_env();
     auto config = Config::from_file(t->config);
     config.set_all(t->sets);
     TrainRequest request;
-    request.plan = read_train_plan(config);
+    request.plan = read_train_plan(config);  // every rank reads (and checks) the config before meeting
+    if (env.distributed()) request.plan.device = device_for_rank(request.plan.device, env.local_rank);
+    request.group = join_ranks(env);
     request.out = t->out;
     request.resume = t->resume;
-    print_json(cmbench::train(std::move(request)).to_json());
+    const bool root = request.group->is_root();
+    const auto summary = cmbench::train(std::move(request));
+    if (root) print_json(summary.to_json());
   });
 
   auto s = std::make_shared<SampleRequest>();
@@ -51,10 +58,13 @@ void add_train_commands(CLI::App& app) {
   sample->add_option("--batch", s->batch, "batch size")->check(CLI::PositiveNumber);
   sample->add_flag("--raw", s->raw, "also store float32 outputs before quantization (npz key raw)");
   on_selected(sample, [s, sigmas, seeds] {
-    refuse_multi_process(read_launch_env(), "sample");
+    const auto env = read_launch_env();
     s->sigmas = parse_sigma_list(*sigmas);
     if (!seeds->empty()) s->seeds = parse_seed_range(*seeds, "--seeds");
-    print_json(cmbench::sample(*s));
+    if (env.distributed()) s->device = device_for_rank(s->device, env.local_rank);
+    s->group = join_ranks(env);
+    const auto summary = cmbench::sample(*s);
+    if (s->group->is_root()) print_json(summary);
   });
 }
 

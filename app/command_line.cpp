@@ -2,8 +2,11 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "app/cli.h"
+#include "app/launch.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -30,6 +33,22 @@ void not_implemented(CLI::App* command, const std::string& issue) {
 void print_json(const nlohmann::json& object) { std::cout << object.dump(2) << std::endl; }
 
 int run_command_line(int argc, char** argv) {
+  // --nproc N: this command as N local workers (app/launch.h), each parsing the command itself.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (const auto nproc = take_nproc_option(args); nproc && *nproc > 1) return launch_local_workers(args, *nproc);
+  } catch (const Error& e) {
+    std::cerr << "cmbench: error: " << e.what() << std::endl;
+    return static_cast<int>(e.code());
+  }
+  std::vector<std::string> storage{argc > 0 ? argv[0] : "cmbench"};
+  storage.insert(storage.end(), args.begin(), args.end());
+  std::vector<char*> parsed_argv;
+  for (auto& arg : storage) parsed_argv.push_back(arg.data());
+  parsed_argv.push_back(nullptr);
+  argc = static_cast<int>(storage.size());
+  argv = parsed_argv.data();
+
   CLI::App app{"cmbench: a reproducible benchmark and evaluation suite for consistency models"};
   app.name("cmbench");
   app.require_subcommand(1);
@@ -41,6 +60,9 @@ int run_command_line(int argc, char** argv) {
   std::string log_level;
   app.add_option("--threads", threads, "intra-op threads (0: $CMBENCH_THREADS, else every core)")
       ->check(CLI::NonNegativeNumber);
+  int nproc = 1;  // read before parsing (take_nproc_option); here for --help
+  app.add_option("--nproc", nproc, "run the command as N local processes (ranks), like torchrun --standalone")
+      ->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default $CMBENCH_LOG or info)");
 
   add_data_commands(app);

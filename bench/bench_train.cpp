@@ -35,7 +35,7 @@ void train_steps(benchmark::State& state, const std::string& method_name, cmbenc
   net->train();
   auto method = cmbench::make_method(method_name);
   auto optimizer = cmbench::make_optimizer("radam", net->parameters(), cmbench::AdamOptions().lr(1e-4));
-  cmbench::TrainingBatch data{(torch::rand({batch, 3, 32, 32}) * 2 - 1).to(device), {}, {}, {}};
+  cmbench::TrainingBatch data{(torch::rand({batch, 3, 32, 32}) * 2 - 1).to(device), {}, {}, {}, {}, {}};
   if (const int64_t pool = method->reference_pool_size(batch); pool > 0)
     data.reference_images = (torch::rand({pool, 3, 32, 32}) * 2 - 1).to(device);
   cmbench::Networks nets{net, nullptr, nullptr};

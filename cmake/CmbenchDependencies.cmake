@@ -146,3 +146,22 @@ target_include_directories(cmbench_torch SYSTEM INTERFACE ${TORCH_INCLUDE_DIRS})
 target_link_libraries(cmbench_torch INTERFACE ${TORCH_LIBRARIES})
 separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 target_compile_options(cmbench_torch INTERFACE ${_torch_flags})
+
+# Multi-process runs (core/process_group.cpp, issue 13) use LibTorch's own c10d: ProcessGroupGloo
+# and TCPStore are compiled into libtorch_cpu, but their header needs Gloo's headers (Debian:
+# libgloo-dev). Without them cmbench builds as before and a multi-rank start stops with one line.
+set(CMBENCH_C10D_DEFINITIONS "")
+# A PyTorch installation may ship its own Gloo headers beside its c10d ones; those match it best.
+find_path(CMBENCH_GLOO_INCLUDE_DIR gloo/config.h HINTS ${TORCH_INCLUDE_DIRS})
+set(_pg_gloo_header "")
+foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+  if(EXISTS "${_dir}/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp")
+    set(_pg_gloo_header "${_dir}/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp")
+  endif()
+endforeach()
+if(CMBENCH_GLOO_INCLUDE_DIR AND _pg_gloo_header)
+  set(CMBENCH_C10D_DEFINITIONS CMBENCH_HAVE_C10D_GLOO USE_C10D_GLOO)
+  message(STATUS "Multi-process runs: c10d Gloo (${CMBENCH_GLOO_INCLUDE_DIR}/gloo)")
+else()
+  message(STATUS "Multi-process runs: off (no gloo/config.h; Debian: apt install libgloo-dev)")
+endif()

@@ -12,6 +12,11 @@
 
 namespace cmbench {
 
+std::string device_for_rank(const std::string& name, int64_t local_rank) {
+  if (name == "cuda" || (name == "auto" && torch::cuda::is_available())) return "cuda:" + std::to_string(local_rank);
+  return name;
+}
+
 torch::Device resolve_device(const std::string& name) {
   if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::Device(torch::kCPU);

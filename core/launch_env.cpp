@@ -1,6 +1,13 @@
 #include "core/launch_env.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -116,11 +123,22 @@ LaunchEnv read_launch_env(const EnvLookup& env) {
   return out;
 }
 
-void refuse_multi_process(const LaunchEnv& env, const std::string& command) {
-  if (!env.distributed()) return;
-  throw InputError(fmt::format("cmbench {}: started as {}; multi-process runs are not supported yet (every rank "
-                               "would train and write the same files): run one process",
-                               command, env.describe()));
+int free_local_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw InputError(std::string("cannot open a TCP socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    const std::string why = std::strerror(errno);
+    close(fd);
+    throw InputError("no free TCP port on 127.0.0.1: " + why);
+  }
+  close(fd);
+  return ntohs(address.sin_port);
 }
 
 }  // namespace cmbench

@@ -29,12 +29,13 @@ std::optional<std::string> process_env(const std::string& name);  // std::getenv
 
 LaunchEnv read_launch_env(const EnvLookup& env = process_env);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released): the
+// rendezvous port of `cmbench --nproc` and of tests. InputError when no socket can be bound.
+int free_local_port();
+
 // The first host of a Slurm host list: "gpu[07-09,12],cpu1" -> "gpu07", "rack[2-3]-n[01-04]" ->
 // "rack2-n01" (zero padding as written). InputError naming `variable` when it does not parse.
 std::string first_slurm_host(const std::string& nodelist, const std::string& variable);
 
-// Until data-parallel training and sharded evaluation land (issue 13), a command that would run as
-// several uncoordinated copies writing the same files stops on every rank with one line saying so.
-void refuse_multi_process(const LaunchEnv& env, const std::string& command);
 
 }  // namespace cmbench

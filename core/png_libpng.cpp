@@ -297,6 +297,8 @@ void decode_png(const uint8_t* data, size_t size, const PngHeader& expected, uin
 
 std::vector<uint8_t> encode_png(const uint8_t* pixels, int64_t height, int64_t width, int64_t channels,
                                 int compression_level) {
+  if (channels != 1 && channels != 3)
+    throw InputError(fmt::format("PNG: cannot encode an image of {} channels (1 or 3; write an .npz instead)", channels));
   if (height <= 0 || width <= 0 || height > PNG_UINT_31_MAX || width > PNG_UINT_31_MAX) {
     throw std::runtime_error(fmt::format("PNG encoding failed: cannot encode a {}x{} image", width, height));
   }

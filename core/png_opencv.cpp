@@ -37,6 +37,8 @@ void decode_png(const uint8_t* data, size_t size, const PngHeader& expected, uin
 
 std::vector<uint8_t> encode_png(const uint8_t* pixels, int64_t height, int64_t width, int64_t channels,
                                 int compression_level) {
+  if (channels != 1 && channels != 3)
+    throw InputError(fmt::format("PNG: cannot encode an image of {} channels (1 or 3; write an .npz instead)", channels));
   const cv::Mat rgb(static_cast<int>(height), static_cast<int>(width), channels == 1 ? CV_8UC1 : CV_8UC3,
                     const_cast<uint8_t*>(pixels));
   cv::Mat bgr;

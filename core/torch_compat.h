@@ -13,6 +13,8 @@
 #include <cmath>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace cmbench::compat {
 
@@ -37,6 +39,17 @@ inline torch::Tensor vector_norm(const torch::Tensor& x, at::IntArrayRef dims, b
 template <class T>
 inline c10::optional<T> to_c10(const std::optional<T>& v) {
   return v ? c10::optional<T>(*v) : c10::nullopt;
+}
+
+// TCPStore's libuv backend (the default from 2.4) is absent from Debian's LibTorch builds; the classic
+// one exists in every version. Templated on the options type so this header needs no c10d include.
+template <class StoreOptions, class = void>
+struct HasUseLibUV : std::false_type {};
+template <class StoreOptions>
+struct HasUseLibUV<StoreOptions, std::void_t<decltype(std::declval<StoreOptions&>().useLibUV)>> : std::true_type {};
+template <class StoreOptions>
+void use_classic_tcp_store(StoreOptions& options) {
+  if constexpr (HasUseLibUV<StoreOptions>::value) options.useLibUV = false;
 }
 
 // A fresh CPU generator with a given seed (same API in both versions).

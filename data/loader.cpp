@@ -45,6 +45,11 @@ DataLoader::DataLoader(std::shared_ptr<const ImageSource> source, LoaderOptions 
     throw InputError(fmt::format("{}: subset of {} images requested, the source has {}", source_->name(),
                                  options_.subset, count));
   }
+  if (options_.shard_end != 0 &&
+      (options_.shard_begin < 0 || options_.shard_begin >= options_.shard_end || options_.shard_end > options_.batch_size)) {
+    throw InputError(fmt::format("{}: shard [{}, {}) is not inside a batch of {}", source_->name(), options_.shard_begin,
+                                 options_.shard_end, options_.batch_size));
+  }
   const int64_t used = options_.subset > 0 ? options_.subset : count;
   if (options_.subset > 0 && options_.subset_random) {
     pool_ = seeded_permutation(count, derive_seed(options_.seed, "data.subset"));
@@ -101,6 +106,12 @@ Batch DataLoader::make_batch(int64_t step) const {
   Batch batch;
   batch.step = step;
   batch.epoch = step * options_.batch_size / images_per_epoch();
+  const auto all_indices = torch::tensor(indices, torch::TensorOptions().dtype(torch::kInt64));
+  if (source_->has_labels()) batch.batch_labels = source_->labels().index_select(0, all_indices);
+  if (options_.shard_end > 0) {
+    indices = std::vector<int64_t>(indices.begin() + options_.shard_begin, indices.begin() + options_.shard_end);
+    flips = std::vector<bool>(flips.begin() + options_.shard_begin, flips.begin() + options_.shard_end);
+  }
   batch.indices = torch::tensor(indices, torch::TensorOptions().dtype(torch::kInt64));
   torch::Tensor images = source_->read_indices(indices).contiguous();  // uint8 (B, H, W, C)
   if (options_.flip) {

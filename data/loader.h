@@ -31,6 +31,9 @@ struct LoaderOptions {
   int64_t subset = 0;    // use only N images (0: all)
   bool subset_random = false;  // false: the first N; true: a seeded sample (stream "data.subset"), in index order
   int prefetch = 2;      // batches prepared ahead by a background thread (0: prepared on the caller's thread)
+  // Data-parallel ranks: decode only rows [shard_begin, shard_end) of each batch (the rank's share of
+  // the global batch; shard_end 0: every row). The order and flips are those of the whole batch.
+  int64_t shard_begin = 0, shard_end = 0;
 };
 
 struct Batch {
@@ -39,6 +42,9 @@ struct Batch {
   torch::Tensor indices;     // int64 (B): indices into the source
   torch::Tensor images;      // float32 (B, C, H, W) in [-1, 1]: x / 127.5 - 1
   torch::Tensor labels;      // int64 (B); undefined when the source has none
+  // With a shard: indices, images and labels hold the shard's rows only, and batch_labels the
+  // labels of the whole batch (what the method's per-image draws read). Without one, the same as labels.
+  torch::Tensor batch_labels;
 };
 
 class DataLoader {

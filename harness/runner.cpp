@@ -80,23 +80,37 @@ std::vector<TrainPlan> plan_suite_training(const Suite& suite, const std::string
 
 void validate_suite(const Suite& suite, const std::string& device) { plan_suite_training(suite, device); }
 
-std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
-  auto plans = plan_suite_training(suite, request.device);
+std::set<std::string> prepare_suite_folder(const Suite& suite, const SuiteRunRequest& request) {
+  const auto group_handle = request.group ? request.group : single_process();
+  ProcessGroup& group = *group_handle;
   const std::string store = (fs::path(request.out) / "results.h5").string();
+  // Every rank checks the folder before rank 0 changes it, and sees the changes before going on.
   if (fs::exists(request.out) && !request.resume && !request.force) {
     throw InputError(fmt::format("{}: output folder exists; pass --resume to finish it or --force to start over", request.out));
   }
-  if (request.force) {
-    fs::remove_all(fs::path(request.out) / "stages");
-    fs::remove(store);
+  group.barrier();
+  if (group.is_root()) {
+    if (request.force) {
+      fs::remove_all(fs::path(request.out) / "stages");
+      fs::remove(store);
+    }
+    fs::create_directories(request.out);
+    results::put_suite(store, suite.record);
   }
-  fs::create_directories(request.out);
-  results::put_suite(store, suite.record);
-
+  group.barrier();
   std::set<std::string> complete;
   for (const auto& run : results::read_store(store).runs) {
     if (run.suite == suite.name) complete.insert(run.stage);
   }
+  return complete;
+}
+
+std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
+  const auto group_handle = request.group ? request.group : single_process();
+  ProcessGroup& group = *group_handle;
+  auto plans = plan_suite_training(suite, request.device);
+  const std::string store = (fs::path(request.out) / "results.h5").string();
+  const auto complete = prepare_suite_folder(suite, request);
   SuiteReferences references(suite);
   for (size_t index = 0; index < suite.stages.size(); ++index) {
     const auto& stage = suite.stages[index];
@@ -107,7 +121,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     }
     const auto run_folder = stage_folder(request.out, stage.name);
     const auto& folder = run_folder.path();
-    fs::create_directories(folder);
+    if (group.is_root()) fs::create_directories(folder);
     const auto start = std::chrono::steady_clock::now();
     const auto start_time = utc_now();
 
@@ -117,11 +131,16 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     const Config config = train_request.plan.config;
     train_request.out = folder;
     train_request.resume = !run_folder.latest_checkpoint().empty();
+    train_request.group = group_handle;
     spdlog::info("{}: training {} ({} steps at batch {}{})", stage.name, stage.method, stage.steps, stage.batch,
                  train_request.resume ? ", resuming" : "");
     const auto trained = train(std::move(train_request));
     const auto& ckpt = trained.checkpoint;
-    auto evaluation = evaluate_stage(suite, stage, references, ckpt, stage.steps, run_folder, request.device);
+    auto evaluation = evaluate_stage(suite, stage, references, ckpt, stage.steps, run_folder, request.device, group_handle);
+    if (!group.is_root()) {
+      group.barrier();  // rank 0 writes the stage's run
+      continue;
+    }
 
     results::RunRecord run;
     run.suite = suite.name;
@@ -134,7 +153,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     run.seed = suite.seed;
     run.code_version = code_version();
     run.torch_version = torch_version();
-    run.device = device_description();
+    run.device = device_description() + (group.size() > 1 ? fmt::format(" x {} ranks", group.size()) : "");
     run.threads = torch::get_num_threads();
     run.start_time = start_time;
     run.end_time = utc_now();
@@ -145,6 +164,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     run.grids = std::move(evaluation.grids);
     results::append_run(store, run);
     spdlog::info("{}: done (final loss {:.6g})", stage.name, trained.final_loss);
+    group.barrier();
   }
   return store;
 }

@@ -47,16 +47,23 @@ std::string reference_label(const Metric& metric, const ImageSetFeatures& refere
 
 SuiteReferences::SuiteReferences(const Suite& suite) : suite_(suite), metrics_(suite_metrics(suite)) {}
 
+void SuiteReferences::load_detector() {
+  if (detector_loaded_) return;
+  detector_loaded_ = true;
+  std::set<Feature> all;
+  for (const auto& m : metrics_) all.merge(m->features());
+  if (needs_detector(all)) detector_ = make_detector(DetectorOptions().weights(suite_.evaluation.weights).device("auto"));
+}
+
 void SuiteReferences::load() {
   if (loaded_) return;
   loaded_ = true;
+  load_detector();
   const auto& e = suite_.evaluation;
-  std::set<Feature> all, full, subset;
+  std::set<Feature> full, subset;
   for (const auto& m : metrics_) {
-    all.merge(m->features());
     if (m->image_sets() == 2) (m->equal_set_sizes() ? subset : full).merge(m->features());
   }
-  if (needs_detector(all)) detector_ = make_detector(DetectorOptions().weights(e.weights).device("auto"));
   if (full.count(Feature::pool3_statistics) && !e.reference_statistics.empty()) {
     full_ = statistics_file_features(e.reference_statistics, {Feature::pool3_statistics});
     full.erase(Feature::pool3_statistics);
@@ -70,7 +77,7 @@ void SuiteReferences::load() {
 }
 
 InceptionDetector* SuiteReferences::detector() {
-  load();
+  load_detector();
   return detector_.get();
 }
 
@@ -86,7 +93,7 @@ std::string SuiteReferences::detector_description() {
 
 StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, SuiteReferences& references,
                                const std::string& ckpt, int64_t step, const RunFolder& folder,
-                               const std::string& device) {
+                               const std::string& device, const std::shared_ptr<ProcessGroup>& group) {
   const auto& e = suite.evaluation;
   std::vector<const Metric*> metrics;
   for (const auto& m : references.metrics()) metrics.push_back(m.get());
@@ -104,6 +111,7 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, Suit
       request.seeds = seed_set;
       request.batch = e.batch;
       request.device = device;
+      request.group = group;
       const auto settings = sampler->settings_for_nfe(nfe, e.sigmas);
       request.sampler = sampler->name();
       request.steps = settings.steps;
@@ -112,7 +120,8 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, Suit
       sample(request);
       const auto generated = open_image_source(request.out);
       const auto features = image_set_features(*generated, select_indices(*generated, 0, 0), generated_features,
-                                               references.detector(), e.batch);
+                                               references.detector(), e.batch, group.get());
+      if (group && !group->is_root()) continue;  // rank 0 computes the values and grids
       for (const auto* metric : metrics) {
         const bool paired = metric->image_sets() == 2;
         const auto* reference = paired ? &references.reference_for(*metric) : nullptr;

@@ -28,12 +28,14 @@ class SuiteReferences {
  public:
   explicit SuiteReferences(const Suite& suite);
   const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
-  InceptionDetector* detector();                                // null when no metric needs one
+  InceptionDetector* detector();                                // null when no metric needs one; loads nothing else
   const ImageSetFeatures& reference_for(const Metric& metric);  // the metric's reference set
   std::string detector_description();                           // "" without a detector
 
  private:
   void load();
+  void load_detector();
+  bool detector_loaded_ = false;
   const Suite& suite_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   bool loaded_ = false;
@@ -42,9 +44,11 @@ class SuiteReferences {
 };
 
 // `ckpt` is the stage's final checkpoint at training step `step`; samples and grids go to `folder`.
-// Sampling runs on `device` (the run's --device).
+// Sampling runs on `device` (the run's --device), its batches shared by the ranks of `group`;
+// the Inception batches too (extract_features); the metric values and grids are computed on rank 0,
+// the other ranks return no rows. The reference features are computed by rank 0 alone.
 StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, SuiteReferences& references,
                                const std::string& ckpt, int64_t step, const RunFolder& folder,
-                               const std::string& device);
+                               const std::string& device, const std::shared_ptr<ProcessGroup>& group);
 
 }  // namespace cmbench

@@ -102,14 +102,17 @@ nlohmann::json sample(const SampleRequest& r) {
   }
 
   const int64_t batch = r.batch > 0 ? r.batch : 64;
+  const auto group_handle = r.group ? r.group : single_process();
+  ProcessGroup& ranks = *group_handle;
   const bool to_npz = fs::path(r.out).extension() == ".npz";
   if (!to_npz) fs::create_directories(r.out);
   std::vector<torch::Tensor> all_images, all_raw;
   ProgressBar bar("sample " + sampler->name(), r.num, "img");
-  if (!r.progress) bar.set_output(stderr, false, 1e9);
+  if (!r.progress || !ranks.is_root()) bar.set_output(stderr, false, 1e9);
   int64_t nfe = 0;
   const auto started = std::chrono::steady_clock::now();
   for (int64_t begin = 0; begin < r.num; begin += batch) {
+    if (!owns_batch(ranks, begin / batch)) continue;
     const int64_t end = std::min(begin + batch, r.num);
     std::vector<torch::Generator> generators;
     for (int64_t i = begin; i < end; ++i)
@@ -150,13 +153,21 @@ nlohmann::json sample(const SampleRequest& r) {
     bar.set_done(end);
   }
   bar.finish();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (to_npz) {
-    NpzMap arrays;
-    arrays["images"] = from_tensor(torch::cat(all_images));
-    if (r.raw) arrays["raw"] = from_tensor(torch::cat(all_raw));
-    write_npz(r.out, arrays);
+    const auto rows = [&](std::vector<torch::Tensor>& parts, torch::Tensor empty) {
+      return gather_batches(ranks, parts.empty() ? empty : torch::cat(parts), r.num, batch);
+    };
+    const auto images = rows(all_images, torch::empty({0, R, R, C}, torch::kUInt8));
+    const auto raw = r.raw ? rows(all_raw, torch::empty({0, C, R, R}, torch::kFloat32)) : torch::Tensor();
+    if (ranks.is_root()) {
+      NpzMap arrays;
+      arrays["images"] = from_tensor(images);
+      if (r.raw) arrays["raw"] = from_tensor(raw);
+      write_npz(r.out, arrays);
+    }
   }
+  ranks.barrier();  // every rank's PNGs (or rank 0's .npz) are written when any rank returns
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return {{"out", r.out},           {"num", r.num},         {"sampler", sampler->name()},
           {"levels", plan.levels},       {"nfe", nfe},           {"weights", group},
           {"images_per_second", seconds > 0 ? r.num / seconds : 0.0}, {"seconds", seconds}};

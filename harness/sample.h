@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "core/process_group.h"
 
 namespace cmbench {
 
@@ -35,6 +38,9 @@ struct SampleRequest {
   std::string device = "auto"; // cpu, cuda, cuda:N or auto (CUDA when available)
   bool raw = false;
   bool progress = true;
+  // Ranks sharing the work (null: one process): batch k is made by rank k mod W (owns_batch), each
+  // PNG by its maker, an .npz by rank 0 from the gathered images; the files equal one process's.
+  std::shared_ptr<ProcessGroup> group;
 };
 
 // `--sigmas a,b,...` as numbers; InputError naming the item that is not one.

@@ -11,6 +11,7 @@
 #include "core/device.h"
 #include "core/ema.h"
 #include "core/error.h"
+#include "core/process_group.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/seed.h"
@@ -34,11 +35,19 @@ nlohmann::json TrainSummary::to_json() const {
 
 namespace {
 
-// Training images for each step, through the deterministic loader or drawn (DataPlan).
+// One step's share of the training batch: this rank's rows and the whole batch's labels.
+struct StepImages {
+  torch::Tensor images, labels;  // the rank's rows [shard_begin, shard_end) of the global batch
+  torch::Tensor batch_labels;    // int64 labels of the whole global batch (undefined without labels)
+};
+
+// Training images for each step, through the deterministic loader or drawn (DataPlan). A data-parallel
+// rank decodes only its rows [shard_begin, shard_end) of the global batch of `batch` images.
 class BatchSource {
  public:
-  BatchSource(const DataPlan& data, uint64_t seed, int64_t batch, int64_t start_step, const torch::Device& device)
-      : seed_(seed), batch_(batch), device_(device) {
+  BatchSource(const DataPlan& data, uint64_t seed, int64_t batch, int64_t shard_begin, int64_t shard_end,
+              int64_t start_step, const torch::Device& device)
+      : seed_(seed), batch_(batch), shard_begin_(shard_begin), shard_end_(shard_end), device_(device) {
     if (data.source == "gaussian") {
       mean_ = data.mean;
       std_ = data.std;
@@ -51,6 +60,10 @@ class BatchSource {
     o.seed = seed;
     o.flip = data.flip;
     o.subset = data.subset;
+    if (shard_end - shard_begin < batch) {
+      o.shard_begin = shard_begin;
+      o.shard_end = shard_end;
+    }
     loader_ = std::make_unique<DataLoader>(source_, o, start_step);
   }
 
@@ -60,11 +73,15 @@ class BatchSource {
   }
 
   // Images (float32, [-1, 1]) and int64 labels (undefined without labels) of step `step`.
-  std::pair<torch::Tensor, torch::Tensor> next(int64_t step) {
-    if (!source_) return {gaussian(batch_, make_generator(seed_, "data.gaussian", static_cast<uint64_t>(step))), {}};
+  StepImages next(int64_t step) {
+    if (!source_) {
+      auto all = gaussian(batch_, make_generator(seed_, "data.gaussian", static_cast<uint64_t>(step)));
+      return {shard_end_ - shard_begin_ < batch_ ? all.narrow(0, shard_begin_, shard_end_ - shard_begin_) : all, {}, {}};
+    }
     auto b = loader_->next();
     if (b.step != step) throw std::logic_error("data loader out of step");
-    return {b.images.to(device_), b.labels.defined() ? b.labels.to(device_) : b.labels};
+    auto to_device = [&](const torch::Tensor& t) { return t.defined() ? t.to(device_) : t; };
+    return {to_device(b.images), to_device(b.labels), to_device(b.batch_labels)};
   }
 
   // `count` further images drawn uniformly (with replacement) from stream "method.pool"/step.
@@ -88,7 +105,7 @@ class BatchSource {
   }
 
   uint64_t seed_;
-  int64_t batch_;
+  int64_t batch_, shard_begin_, shard_end_;
   torch::Device device_;
   std::shared_ptr<const ImageSource> source_;
   std::unique_ptr<DataLoader> loader_;
@@ -103,16 +120,41 @@ torch::Tensor one_hot_labels(const torch::Tensor& labels, int64_t label_dim) {
   return torch::one_hot(labels.to(torch::kInt64), label_dim).to(torch::kFloat32);
 }
 
+// The method's draws for the whole global batch of `global_batch` images (they read its shape and
+// labels only), cut to this rank's rows: every draw is per image along dim 0, so image i of the
+// global batch gets the same noise level and eps at any world size.
+TensorMap draw_for_shard(const Method& method, const TrainingBatch& shard, const torch::Tensor& global_labels,
+                         int64_t global_batch, int64_t shard_begin, const StepContext& ctx) {
+  auto shape = shard.images.sizes().vec();
+  shape[0] = global_batch;
+  TrainingBatch whole{torch::zeros({1}, shard.images.options()).expand(shape), global_labels, {}, {}, {}, {}};
+  auto draws = method.draw(whole, ctx);
+  for (auto& [key, value] : draws) {
+    if (value.dim() == 0 || value.size(0) != global_batch)
+      throw std::logic_error("method " + method.name() + ": draw '" + key + "' is not one row per image");
+    value = value.narrow(0, shard_begin, shard.images.size(0));
+  }
+  return draws;
+}
+
 }  // namespace
 
 TrainSummary train(TrainRequest request) {
   const TrainPlan& plan = request.plan;
   const auto& method = plan.method;
+  const auto group_handle = request.group ? request.group : single_process();
+  ProcessGroup& group = *group_handle;
+  const int64_t world = group.size(), rank = group.rank();
+  const bool root = group.is_root();
 
   const uint64_t seed = plan.seed;
   const auto device = resolve_device(plan.device);
   const int64_t total_steps = plan.steps;
-  const int64_t batch_size = plan.batch;
+  const int64_t batch_size = plan.batch;  // the global batch, split evenly over the ranks
+  if (batch_size % world != 0)
+    throw InputError("train.batch: " + std::to_string(batch_size) + " images do not split evenly over " +
+                     std::to_string(world) + " ranks; choose a multiple of the world size");
+  const int64_t shard = batch_size / world, shard_begin = rank * shard;
   const auto& precision = plan.precision;
   const int64_t checkpoint_every = plan.checkpoint_every;
   const int64_t log_every = plan.log_every;
@@ -140,6 +182,13 @@ TrainSummary train(TrainRequest request) {
     if (channels_last) nets.teacher->set_channels_last(true);
     nets.teacher->eval();
   }
+  // Rank 0's initial weights on every rank (they are equal already when made from the seed or read
+  // from one file; the broadcast makes that a property instead of an assumption).
+  if (world > 1) {
+    std::vector<torch::Tensor> initial;
+    for (const auto& [name, tensor] : nets.student->state()) initial.push_back(tensor);
+    broadcast_tensors(group, initial);
+  }
   if (method->needs_target_copy()) nets.target = clone_network(*nets.student);
   nets.student->train();
   if (nets.target) nets.target->train();
@@ -154,7 +203,7 @@ TrainSummary train(TrainRequest request) {
   resolved["method"] = method->resolved();
   resolved = network_config(*nets.student, resolved);
 
-  fs::create_directories(out);
+  if (root) fs::create_directories(out);
   int64_t start_step = 0;
   if (request.resume) {
     const auto path = folder.latest_checkpoint();
@@ -172,7 +221,7 @@ TrainSummary train(TrainRequest request) {
   // The training log: rows after the resumed step are dropped (they will be recomputed identically).
   TrainSummary summary;
   const auto log_path = folder.training_log();
-  {
+  if (root) {
     std::vector<std::string> kept;
     if (request.resume && fs::exists(log_path)) {
       std::ifstream in(log_path);
@@ -189,9 +238,10 @@ TrainSummary train(TrainRequest request) {
     log << kTrainingLogHeader << "\n";
     for (const auto& line : kept) log << line << "\n";
   }
-  std::ofstream log(log_path, std::ios::app);
+  std::ofstream log;
+  if (root) log.open(log_path, std::ios::app);
 
-  BatchSource data(plan.data, seed, batch_size, start_step, device);
+  BatchSource data(plan.data, seed, batch_size, shard_begin, shard_begin + shard, start_step, device);
   const int64_t label_dim = nets.student->label_dim();
 
   auto save = [&](int64_t step) {
@@ -199,6 +249,7 @@ TrainSummary train(TrainRequest request) {
     c.config = resolved;
     c.attributes["step"] = step;
     c.attributes["method"] = method->name();
+    c.attributes["world_size"] = world;
     c.groups["model"] = nets.student->state();
     if (nets.target) c.groups["target"] = nets.target->state();
     for (const auto& ema : emas) c.groups[ema_group(ema.name())] = ema.tensors();
@@ -211,14 +262,18 @@ TrainSummary train(TrainRequest request) {
   summary.start_step = start_step;
   summary.parameters = nets.student->parameter_count();
   ProgressBar bar("train " + method->name(), total_steps, "step");
-  if (!request.progress) bar.set_output(stderr, false, 1e9);
+  if (!request.progress || !root) bar.set_output(stderr, false, 1e9);
   bar.set_done(start_step);
   const auto started = std::chrono::steady_clock::now();
   auto window_start = started;
   int64_t window_images = 0;
   for (int64_t step = start_step; step < total_steps; ++step) {
-    auto [images, labels] = data.next(step);
-    TrainingBatch batch{images, one_hot_labels(labels, label_dim), {}, {}};
+    auto [images, labels, batch_labels] = data.next(step);
+    TrainingBatch batch{images, one_hot_labels(labels, label_dim), {}, {}, {}, {}};
+    if (method->needs_global_batch()) {
+      batch.global_images = all_gather_rows(group, images);
+      batch.global_labels = world > 1 ? one_hot_labels(batch_labels, label_dim) : batch.labels;
+    }
     if (const int64_t extra = method->reference_pool_size(batch_size); extra > 0) {
       auto [pool_images, pool_labels] = data.pool(step, extra);
       batch.reference_images = pool_images;
@@ -228,15 +283,19 @@ TrainSummary train(TrainRequest request) {
     ctx.step = step;
     ctx.total_steps = total_steps;
     ctx.generator = make_generator(seed, "method.draw", static_cast<uint64_t>(step));
-    default_generator(device).set_current_seed(derive_seed(seed, "dropout", static_cast<uint64_t>(step)));
+    // Dropout masks are the one draw per rank, not per global image: one stream per (step, rank).
+    default_generator(device).set_current_seed(derive_seed(seed, "dropout", static_cast<uint64_t>(step * world + rank)));
 
     // bf16: the forward passes (student, target, teacher) under autocast, the backward outside it.
     std::optional<compat::AutocastGuard> autocast;
     if (precision == "bf16") autocast.emplace(device.type(), torch::kBFloat16);
-    const auto result = method->step_loss(batch, ctx, nets);
+    const auto draws = world > 1 ? draw_for_shard(*method, batch, one_hot_labels(batch_labels, label_dim), batch_size,
+                                                  shard_begin, ctx)
+                                 : method->draw(batch, ctx);
+    const auto result = method->loss(batch, draws, ctx, nets);
     autocast.reset();
     const auto loss = precision == "bf16" ? result.per_sample.mean().to(torch::kFloat32) : result.per_sample.mean();
-    const double loss_value = loss.item<double>();
+    const double loss_value = mean_over_ranks(group, loss.item<double>());
     if (!std::isfinite(loss_value)) {
       const auto last = folder.latest_checkpoint();
       throw CheckError("train: loss is " + std::to_string(loss_value) + " at step " + std::to_string(step) +
@@ -244,6 +303,7 @@ TrainSummary train(TrainRequest request) {
     }
     for (auto& p : params) p.mutable_grad() = torch::Tensor();
     loss.backward();
+    average_gradients(group, params);  // the mean over ranks of per-rank means: the global batch's mean
     const double grad_norm = sanitize_and_clip_gradients(params, grad_clip);
     optimizer->set_lr(lr_schedule.lr(step, step * batch_size));
     optimizer->step();
@@ -261,7 +321,7 @@ TrainSummary train(TrainRequest request) {
     window_images += batch_size;
     const int64_t done = step + 1;
     summary.final_loss = loss_value;
-    if (done % log_every == 0 || done == total_steps) {
+    if (root && (done % log_every == 0 || done == total_steps)) {
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - window_start).count();
       const double rate = seconds > 0 ? window_images / seconds : 0.0;
@@ -275,9 +335,11 @@ TrainSummary train(TrainRequest request) {
     std::snprintf(status, sizeof(status), "loss %.4g", loss_value);
     bar.set_status(status);
     bar.set_done(done);
-    if ((checkpoint_every > 0 && done % checkpoint_every == 0) || done == total_steps) summary.checkpoint = save(done);
+    if ((checkpoint_every > 0 && done % checkpoint_every == 0) || done == total_steps)
+      summary.checkpoint = root ? save(done) : folder.checkpoint(done);
   }
   bar.finish();
+  group.barrier();  // the last checkpoint exists for every rank (a suite's next stage reads it)
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   summary.steps = total_steps;
   summary.images_seen = total_steps * batch_size;

@@ -7,14 +7,22 @@
 // (stream "method.draw"), the dropout masks (the device's default generator reseeded from
 // "dropout" each step), the data order (data/loader.h) and SCT's pool ("method.pool"). A resumed
 // run therefore needs no generator state, only the step.
+//
+// Data parallel (issue 13): the global batch is split evenly over the ranks (rank r: rows
+// [r B/W, (r+1) B/W) of the loader's batch); the method draws for the whole global batch and keeps
+// its rows, so image i gets the same draws at any world size; gradients are averaged by bucketed
+// all-reduce, so every rank takes the same optimizer, target and EMA steps. Dropout masks differ
+// with the world size (stream "dropout"/(step * W + rank)).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/process_group.h"
 #include "harness/train_plan.h"
 #include "results/records.h"
 
@@ -25,6 +33,9 @@ struct TrainRequest {
   std::string out;     // checkpoint folder (default: train.out of the config, else "runs/train")
   bool resume = false; // continue from the newest checkpoint in `out`
   bool progress = true;
+  // Data-parallel ranks (null: one process). Every rank calls train() with the same plan; rank 0
+  // alone writes checkpoints and the training log.
+  std::shared_ptr<ProcessGroup> group;
 };
 
 struct TrainSummary {

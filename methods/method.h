@@ -32,6 +32,9 @@ struct TrainingBatch {
   torch::Tensor labels;  // (N, label_dim) one-hot, or undefined for unconditional models
   // Further reference images (SCT's pool), drawn by the training loop when reference_pool_size() > 0.
   torch::Tensor reference_images, reference_labels;
+  // The step's whole batch over every data-parallel rank (all-gathered, in rank order) when the
+  // method's needs_global_batch(); on one process the batch itself. Undefined otherwise.
+  torch::Tensor global_images, global_labels;
 };
 
 struct Networks {
@@ -41,6 +44,8 @@ struct Networks {
   Denoiser& target_network() const { return target ? *target : *student; }
 };
 
+// draw() reads the batch's shape, options and labels, never its pixels: a data-parallel rank draws
+// for the whole global batch (so the draws do not depend on the world size) and keeps its rows.
 struct StepContext {
   int64_t step = 0;         // optimizer steps completed before this one
   int64_t total_steps = 1;  // the run's length (curricula that depend on it)
@@ -69,8 +74,10 @@ class Method {
   virtual bool needs_teacher() const { return false; }
   virtual bool needs_target_copy() const { return false; }
   virtual double target_rate(int64_t /*step*/, int64_t /*total_steps*/) const { return 0.0; }
-  // Extra reference images per step beyond the batch (SCT's pool); 0 = none.
+  // Extra reference images per step beyond the batch (SCT's pool); 0 = none. `batch` is the global batch.
   virtual int64_t reference_pool_size(int64_t /*batch*/) const { return 0; }
+  // Whether the loss reads batch.global_images (data-parallel runs all-gather them every step).
+  virtual bool needs_global_batch() const { return false; }
   // The sampler (methods/sampler.h) that `cmbench sample` and suites use for this method.
   virtual std::string default_sampler() const = 0;
   // The levels a consistency sampler visits in `steps` steps when none are given: sigma_max = 80,

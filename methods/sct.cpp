@@ -21,18 +21,22 @@ class SctMethod : public EctMethod {
   int64_t reference_pool_size(int64_t batch) const override {
     return reference_set_ == "pool" ? std::max<int64_t>(pool_size_ - batch, 0) : 0;
   }
+  bool needs_global_batch() const override { return reference_set_ != "rank_batch"; }
 
  protected:
   TargetPoint target_point(const TrainingBatch& batch, const torch::Tensor& x_t, const torch::Tensor& /*eps*/,
                            const torch::Tensor& t, const torch::Tensor& r, TensorMap& outputs) const override {
     const auto& x0 = batch.images;
-    auto references = x0;
-    auto reference_labels = batch.labels;
+    // "batch" and "pool" use the whole global batch (world-size independent), "rank_batch" the rank's share.
+    const bool global = reference_set_ != "rank_batch" && batch.global_images.defined();
+    auto references = global ? batch.global_images.to(x0.dtype()) : x0;
+    auto reference_labels = global ? batch.global_labels : batch.labels;
     if (reference_set_ == "pool") {
       if (!batch.reference_images.defined())
         throw std::logic_error("sct: reference_set 'pool' needs batch.reference_images from the training loop");
-      references = torch::cat({x0, batch.reference_images.to(x0.dtype())});
-      if (batch.labels.defined()) reference_labels = torch::cat({batch.labels, batch.reference_labels.to(batch.labels.dtype())});
+      references = torch::cat({references, batch.reference_images.to(x0.dtype())});
+      if (batch.labels.defined())
+        reference_labels = torch::cat({reference_labels, batch.reference_labels.to(batch.labels.dtype())});
     }
     const auto weights = posterior_weights(x_t, t, references, batch.labels, reference_labels);
     const auto x0_hat = weights.to(x0.dtype()).mm(references.flatten(1)).view_as(x0);
@@ -44,7 +48,8 @@ class SctMethod : public EctMethod {
 
  private:
   SctMethod(const Config& table, OptionReader&& reader) : EctMethod(table, reader) {
-    reference_set_ = reader.choice("reference_set", reader.by_preset<std::string>("batch", "pool"), {"batch", "pool"});
+    reference_set_ = reader.choice("reference_set", reader.by_preset<std::string>("batch", "pool"),
+                                   {"batch", "rank_batch", "pool"});
     // ImageNet-64's pool size is this suite's choice (the paper does not state one).
     pool_size_ = reader.integer("pool_size", reader.by_preset<int64_t>(0, 1024));
     softmax_dtype_ = reader.choice("softmax_dtype", "float64", {"float64", "float32"});

@@ -32,9 +32,36 @@ torch::Tensor read_batch(const ImageSource& source, const std::vector<int64_t>& 
 
 void extract_features(const ImageSource& source, const std::vector<int64_t>& indices, InceptionDetector& detector,
                       const ExtractionOptions& options,
-                      const std::function<void(const FidInceptionOutput& batch)>& consume) {
+                      const std::function<void(const FidInceptionOutput& batch)>& consume, ProcessGroup* group) {
   if (indices.empty()) throw InputError(fmt::format("{}: no images selected", source.name()));
   if (options.batch() <= 0) throw InputError("--batch must be positive");
+  if (group && group->size() > 1) {
+    // This rank's batches, back to back: split by the batch size they are the same batches again
+    // (only the last batch of all can be short, and it is the last of its rank's).
+    const int64_t b = options.batch(), n = static_cast<int64_t>(indices.size());
+    std::vector<int64_t> own;
+    for (int64_t k = 0; k * b < n; ++k)
+      if (owns_batch(*group, k)) own.insert(own.end(), indices.begin() + k * b, indices.begin() + std::min(n, (k + 1) * b));
+    std::vector<torch::Tensor> pools, logits;
+    if (!own.empty()) {
+      auto local = options;
+      local.progress(options.progress() && group->is_root());
+      extract_features(source, own, detector, local, [&](const FidInceptionOutput& out) {
+        pools.push_back(out.pool3.to(torch::kCPU));
+        if (options.with_logits()) logits.push_back(out.logits_unbiased.to(torch::kCPU));
+      });
+    }
+    const auto rows = [&](std::vector<torch::Tensor>& parts, int64_t width) {
+      return gather_batches(*group, parts.empty() ? torch::empty({0, width}, torch::kFloat32) : torch::cat(parts), n, b);
+    };
+    const auto all_pools = rows(pools, 2048);
+    const auto all_logits = options.with_logits() ? rows(logits, 1008) : torch::Tensor();
+    for (int64_t begin = 0; begin < n; begin += b) {
+      const int64_t count = std::min(b, n - begin);
+      consume({all_pools.narrow(0, begin, count), all_logits.defined() ? all_logits.narrow(0, begin, count) : all_logits});
+    }
+    return;
+  }
   const size_t batch = static_cast<size_t>(options.batch());
   const size_t total = indices.size();
   std::unique_ptr<ProgressBar> bar;
@@ -55,12 +82,13 @@ void extract_features(const ImageSource& source, const std::vector<int64_t>& ind
 }
 
 FidInceptionOutput extract_all_features(const ImageSource& source, const std::vector<int64_t>& indices,
-                                        InceptionDetector& detector, const ExtractionOptions& options) {
+                                        InceptionDetector& detector, const ExtractionOptions& options,
+                                        ProcessGroup* group) {
   std::vector<torch::Tensor> pools, logits;
   extract_features(source, indices, detector, options, [&](const FidInceptionOutput& out) {
     pools.push_back(out.pool3);
     if (out.logits_unbiased.defined()) logits.push_back(out.logits_unbiased);
-  });
+  }, group);
   FidInceptionOutput all;
   all.pool3 = torch::cat(pools, 0);
   if (!logits.empty()) all.logits_unbiased = torch::cat(logits, 0);
@@ -68,9 +96,10 @@ FidInceptionOutput extract_all_features(const ImageSource& source, const std::ve
 }
 
 FeatureStatistics image_statistics(const ImageSource& source, const std::vector<int64_t>& indices,
-                                   InceptionDetector& detector, const ExtractionOptions& options, int ddof) {
+                                   InceptionDetector& detector, const ExtractionOptions& options, int ddof,
+                                   ProcessGroup* group) {
   StatisticsAccumulator acc;
-  extract_features(source, indices, detector, options, [&](const FidInceptionOutput& out) { acc.add(out.pool3); });
+  extract_features(source, indices, detector, options, [&](const FidInceptionOutput& out) { acc.add(out.pool3); }, group);
   auto stats = acc.finish(ddof);
   stats.meta = detector.describe();
   stats.meta["ddof"] = ddof;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/process_group.h"
 #include "data/image_source.h"
 #include "metrics/detector.h"
 #include "metrics/statistics.h"
@@ -28,16 +29,23 @@ struct ExtractionOptions {
 std::vector<int64_t> select_indices(const ImageSource& source, int64_t num, int64_t seed);
 
 // Runs `detector` on the images at `indices` (in that order), handing each batch's output to `consume`.
+// With a `group` of several ranks, batch k runs on rank k mod W (owns_batch) and the outputs are
+// gathered, so every rank's `consume` sees each batch in order with exactly the one-process values
+// (the same images in the same batches); every rank must call it.
 void extract_features(const ImageSource& source, const std::vector<int64_t>& indices, InceptionDetector& detector,
                       const ExtractionOptions& options,
-                      const std::function<void(const FidInceptionOutput& batch)>& consume);
+                      const std::function<void(const FidInceptionOutput& batch)>& consume,
+                      ProcessGroup* group = nullptr);
 
 // All pool3 features (and logits when asked) of the selected images, concatenated.
 FidInceptionOutput extract_all_features(const ImageSource& source, const std::vector<int64_t>& indices,
-                                        InceptionDetector& detector, const ExtractionOptions& options);
+                                        InceptionDetector& detector, const ExtractionOptions& options,
+                                        ProcessGroup* group = nullptr);
 
 // Streaming pool3 statistics of the selected images; meta records detector, mode, weights, ddof, source.
+// `group`: shared out as extract_features does, the same statistics on every rank.
 FeatureStatistics image_statistics(const ImageSource& source, const std::vector<int64_t>& indices,
-                                   InceptionDetector& detector, const ExtractionOptions& options, int ddof);
+                                   InceptionDetector& detector, const ExtractionOptions& options, int ddof,
+                                   ProcessGroup* group = nullptr);
 
 }  // namespace cmbench

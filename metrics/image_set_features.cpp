@@ -22,7 +22,8 @@ void ImageSetFeatures::merge(ImageSetFeatures other) {
 }
 
 ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
-                                    const std::set<Feature>& features, InceptionDetector* detector, int64_t batch) {
+                                    const std::set<Feature>& features, InceptionDetector* detector, int64_t batch,
+                                    ProcessGroup* group) {
   ImageSetFeatures out;
   out.name = source.name();
   out.count = static_cast<int64_t>(indices.size());
@@ -39,7 +40,8 @@ ImageSetFeatures image_set_features(const ImageSource& source, const std::vector
                    [&](const FidInceptionOutput& b) {
                      if (want_statistics) accumulator.add(b.pool3);
                      if (want_logits) logits.push_back(b.logits_unbiased);
-                   });
+                   },
+                   group);
   if (want_statistics) out.pool3_statistics = accumulator.finish(1);
   if (want_logits) out.logits = torch::cat(logits);
   return out;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/process_group.h"
 #include "data/image_source.h"
 #include "metrics/detector.h"
 #include "metrics/metric.h"
@@ -17,9 +18,12 @@ namespace cmbench {
 // True when one of `features` needs the Inception detector.
 bool needs_detector(const std::set<Feature>& features);
 
-// Features of the images at `indices`. `detector` may be null when no feature needs it.
+// Features of the images at `indices`. `detector` may be null when no feature needs it. With a
+// `group` of several ranks the Inception batches are shared out (extract_features) and every rank
+// gets the one-process features; every rank must call it.
 ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
-                                    const std::set<Feature>& features, InceptionDetector* detector, int64_t batch);
+                                    const std::set<Feature>& features, InceptionDetector* detector, int64_t batch,
+                                    ProcessGroup* group = nullptr);
 
 // A statistics .npz (mu, sigma) as the pool3 statistics of a set; InputError naming the file when
 // another feature is asked for. Warns when the file says n < 2048.

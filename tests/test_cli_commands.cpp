@@ -56,22 +56,17 @@ TEST(Cli, BadUsageExits2) {
 
 // Started by torchrun or srun as several ranks, the commands that write files stop on every rank
 // with one line (multi-process runs arrive with issue 13); one rank is an ordinary run.
-TEST(Cli, MultiProcessLaunchIsRefusedWithOneLine) {
-  cmbench::test::TempDir dir;
-  cmbench::test::write_text(dir.file("t.toml"), "[method]\nname = \"edm\"\n[net]\narch = \"mlp\"\nimg_channels = 2\n"
-                                       "img_resolution = 1\n[data]\nsource = \"gaussian\"\n[train]\nsteps = 1\nbatch = 2\n");
+// --nproc inside an already launched rank, or with a count that is not one, is one line (exit 2).
+TEST(Cli, NprocIsCheckedBeforeAnyWorkerStarts) {
   const std::vector<std::string> torchrun{"WORLD_SIZE=2", "RANK=1", "LOCAL_RANK=1", "MASTER_ADDR=127.0.0.1",
                                           "MASTER_PORT=29511"};
-  const auto train = cmbench::test::run_cli({"train", "--config", dir.file("t.toml"), "--out", dir.file("run")}, torchrun);
-  EXPECT_EQ(train.exit_code, 2) << train.err;
-  EXPECT_NE(train.err.find("cmbench train: started as rank 1 of 2 (torchrun"), std::string::npos) << train.err;
-  EXPECT_FALSE(std::filesystem::exists(dir.file("run")));
-  const auto srun = cmbench::test::run_cli({"sample", "--ckpt", dir.file("none.h5"), "--num", "2", "--out", dir.file("s.npz")},
-                                  {"SLURM_STEP_NUM_TASKS=2", "SLURM_PROCID=0", "SLURM_JOB_NODELIST=localhost"});
-  EXPECT_EQ(srun.exit_code, 2) << srun.err;
-  EXPECT_NE(srun.err.find("cmbench sample: started as rank 0 of 2 (slurm"), std::string::npos) << srun.err;
-
-  const auto one = cmbench::test::run_cli({"train", "--config", dir.file("t.toml"), "--out", dir.file("one")},
-                                 {"WORLD_SIZE=1", "RANK=0"});
-  EXPECT_EQ(one.exit_code, 0) << one.err;
+  const auto nested = cmbench::test::run_cli({"--nproc", "2", "run", cmbench::test::source_path("suites/ci.toml")}, torchrun);
+  EXPECT_EQ(nested.exit_code, 2);
+  EXPECT_NE(nested.err.find("--nproc 2: this process is already rank 1 of 2"), std::string::npos) << nested.err;
+  const auto bad = cmbench::test::run_cli({"--nproc", "zero", "train"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--nproc: 'zero' is not a positive process count"), std::string::npos) << bad.err;
+  const auto missing = cmbench::test::run_cli({"train", "--nproc"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("--nproc: needs a process count"), std::string::npos) << missing.err;
 }

@@ -47,6 +47,11 @@ std::vector<int> rgb_pixel(int64_t x, int64_t y) {  // rgb.png
   return {static_cast<int>(10 + 80 * x), static_cast<int>(200 - 90 * y), static_cast<int>(40 * x + 30 * y)};
 }
 
+TEST(CorePng, EncodingRefusesChannelCountsPngDoesNotHold) {
+  const std::vector<uint8_t> pixels(4 * 4 * 4, 7);
+  for (const int64_t channels : {0, 2, 4}) EXPECT_THROW(encode_png(pixels.data(), 4, 4, channels), InputError) << channels;
+}
+
 TEST(CorePng, GrayIsOneChannel) {
   const auto d = decode_fixture("gray.png");
   EXPECT_EQ(d.header.width, 4);

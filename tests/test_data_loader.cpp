@@ -154,6 +154,33 @@ TEST(DataLoader, FlipsMirrorAboutHalfTheImages) {
   EXPECT_TRUE((b.images.select(1, 1).select(2, 0) < b.images.select(1, 1).select(2, 2)).all().item<bool>());
 }
 
+// A data-parallel rank's shard: rows [begin, end) of every batch, flips included, with the labels of
+// the whole batch beside its own; shards outside the batch are refused.
+TEST(DataLoader, ShardsAreRowsOfTheWholeBatch) {
+  test::TempDir dir;
+  const auto source = fixture(dir, 10);
+  LoaderOptions options;
+  options.batch_size = 6;
+  options.flip = true;
+  DataLoader whole(source, options);
+  options.shard_begin = 2;
+  options.shard_end = 5;
+  DataLoader shard(source, options);
+  for (int step = 0; step < 4; ++step) {
+    const Batch a = whole.next(), b = shard.next();
+    EXPECT_TRUE(torch::equal(b.indices, a.indices.narrow(0, 2, 3))) << step;
+    EXPECT_TRUE(torch::equal(b.images, a.images.narrow(0, 2, 3))) << step;
+    EXPECT_TRUE(torch::equal(b.labels, a.labels.narrow(0, 2, 3))) << step;
+    EXPECT_TRUE(torch::equal(b.batch_labels, a.labels)) << step;
+    EXPECT_TRUE(torch::equal(a.batch_labels, a.labels)) << step;
+  }
+  for (const auto& [begin, end] : std::vector<std::pair<int64_t, int64_t>>{{3, 3}, {-1, 2}, {4, 7}}) {
+    options.shard_begin = begin;
+    options.shard_end = end;
+    EXPECT_THROW(DataLoader(source, options), InputError) << begin << " " << end;
+  }
+}
+
 TEST(DataLoader, Subsets) {
   test::TempDir dir;
   const auto source = fixture(dir, 30);

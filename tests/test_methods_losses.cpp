@@ -53,7 +53,7 @@ TEST(Losses, StudentAndTargetShareDropoutMasks) {
   auto net = std::make_shared<MlpDenoiser>(MlpOptions().img_channels(3).img_resolution(4).hidden(32).dropout(0.5), precond);
   net->train();
   auto method = make_method(method_table("name = \"ect\"\nq = 1e300\n"));
-  TrainingBatch batch{torch::rand({6, 3, 4, 4}) * 2 - 1, {}, {}, {}};
+  TrainingBatch batch{torch::rand({6, 3, 4, 4}) * 2 - 1, {}, {}, {}, {}, {}};
   StepContext ctx;
   ctx.generator = make_generator(1, "test");
   const auto result = method->step_loss(batch, ctx, Networks{net, nullptr, nullptr});
@@ -78,7 +78,7 @@ TEST(Losses, EdmUncertaintyWeightingIsEdm2Loss) {
   auto net = make_preset_network("imagenet64-edm2-tiny", 4);
   net->train();
   const auto labels = torch::nn::functional::one_hot(torch::arange(4) % 10, 10).to(torch::kFloat32);
-  TrainingBatch batch{torch::rand({4, 3, 32, 32}) * 2 - 1, labels, {}, {}};
+  TrainingBatch batch{torch::rand({4, 3, 32, 32}) * 2 - 1, labels, {}, {}, {}, {}};
   StepContext ctx;
   ctx.generator = make_generator(2, "test");
   auto method = make_method(method_table("name = \"edm\"\nweighting = \"uncertainty\"\np_mean = -0.8\np_std = 1.6\n"));
@@ -105,7 +105,7 @@ TEST(Losses, EdmUncertaintyWeightingIsEdm2Loss) {
 
   PrecondConfig precond;
   auto mlp = std::make_shared<MlpDenoiser>(MlpOptions().img_channels(3).img_resolution(4).hidden(8), precond);
-  TrainingBatch small{torch::zeros({2, 3, 4, 4}), {}, {}, {}};
+  TrainingBatch small{torch::zeros({2, 3, 4, 4}), {}, {}, {}, {}, {}};
   try {
     method->step_loss(small, ctx, Networks{mlp, nullptr, nullptr});
     FAIL() << "a network without an uncertainty head was accepted";

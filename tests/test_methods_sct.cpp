@@ -19,7 +19,7 @@ TEST(Sct, OneImageReferenceSetEqualsEct) {
   TensorMap draws{{"t", torch::tensor({2.5}, torch::kFloat64)}, {"eps", torch::randn({1, 3, 4, 4}, gen, torch::kFloat64)}};
   StepContext ctx;
   ctx.step = 2 * 25000;
-  TrainingBatch batch{x0, {}, {}, {}};
+  TrainingBatch batch{x0, {}, {}, {}, {}, {}};
   const auto ect = make_method("ect")->loss(batch, draws, ctx, nets);
   const auto sct = make_method("sct")->loss(batch, draws, ctx, nets);
   ASSERT_GT(ect.outputs.at("r").item<double>(), 0.0);
@@ -54,7 +54,7 @@ TEST(Sct, PoolEstimateConvergesToMixturePosteriorMean) {
   for (int64_t pool : {16, 256, 4096, 65536}) {
     auto method = make_method(table("name = \"sct\"\nreference_set = \"pool\"\npool_size = " + std::to_string(pool)));
     ASSERT_EQ(method->reference_pool_size(B), pool - B);
-    TrainingBatch batch{x0, {}, draw_mixture(pool - B, gen), {}};
+    TrainingBatch batch{x0, {}, draw_mixture(pool - B, gen), {}, {}, {}};
     const auto result = method->loss(batch, {{"t", t}, {"eps", eps}}, ctx, nets);
     errors.push_back((result.outputs.at("x0_hat") - want).abs().max().item<double>());
   }
@@ -68,7 +68,7 @@ TEST(Sct, ClassRestrictionKeepsWeightsWithinClass) {
   const auto labels = torch::one_hot(torch::tensor({0, 1, 2, 0, 1, 2}), 3).to(torch::kFloat64);
   Networks nets{std::make_shared<ToyDenoiser>(0.7, 0.3, PrecondConfig{}), nullptr, nullptr};
   TensorMap draws{{"t", torch::full({6}, 50.0, torch::kFloat64)}, {"eps", torch::randn({6, 3, 2, 2}, gen, torch::kFloat64)}};
-  const auto result = make_method("sct")->loss(TrainingBatch{x0, labels, {}, {}}, draws, StepContext{}, nets);
+  const auto result = make_method("sct")->loss(TrainingBatch{x0, labels, {}, {}, {}, {}}, draws, StepContext{}, nets);
   const auto w = result.outputs.at("weights");
   const auto same = labels.mm(labels.t());
   EXPECT_EQ((w * (1 - same)).abs().max().item<double>(), 0.0);

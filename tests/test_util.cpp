@@ -55,7 +55,7 @@ std::string write_reference_images(const TempDir& dir) {
   return path;
 }
 
-std::string tiny_data_and_net() {
+std::string tiny_data_and_net(const std::string& net_lines) {
   return R"(
 [data]
 source = "gaussian"
@@ -65,11 +65,11 @@ resolution = 16
 [net]
 preset = "cifar10-ddpmpp-tiny"
 img_resolution = 16
-)";
+)" + net_lines;
 }
 
-std::string tiny_suite_head(const std::string& name, int seed) {
-  return "[suite]\nname = \"" + name + "\"\nseed = " + std::to_string(seed) + "\n" + tiny_data_and_net() + R"(
+std::string tiny_suite_head(const std::string& name, int seed, const std::string& net_lines) {
+  return "[suite]\nname = \"" + name + "\"\nseed = " + std::to_string(seed) + "\n" + tiny_data_and_net(net_lines) + R"(
 [train]
 batch = 4
 log_every = 1
@@ -77,10 +77,16 @@ checkpoint_every = 2
 )";
 }
 
-std::string tiny_swd_evaluation(int num_samples, const std::string& reference) {
+std::string teacher_then_ect_stages(int teacher_steps, int ect_steps) {
+  return "\n[stages.teacher]\nmethod = \"edm\"\nsteps = " + std::to_string(teacher_steps) +
+         "\noptions = { preset = \"cifar10\" }\nnfe = [3]\n\n[stages.ect]\nmethod = \"ect\"\ninit = \"teacher\"\nsteps = " +
+         std::to_string(ect_steps) + "\noptions = { preset = \"cifar10\" }\n";
+}
+
+std::string tiny_swd_evaluation(int num_samples, const std::string& reference, int batch) {
   const auto n = std::to_string(num_samples);
   return "\n[evaluation]\nnfe = [1, 2]\nnum_samples = " + n + "\nseed_sets = [\"0-" + std::to_string(num_samples - 1) +
-         "\"]\nbatch = " + n + R"(
+         "\"]\nbatch = " + (batch > 0 ? std::to_string(batch) : n) + R"(
 
 [evaluation.sigmas]
 2 = [0.821]

@@ -44,13 +44,15 @@ std::string input_error_message(const std::function<void()>& f);
 std::string write_reference_images(const TempDir& dir);
 
 // The [data] and [net] tables of the small test runs: Gaussian 16x16 RGB images, the tiny DDPM++.
-std::string tiny_data_and_net();
+std::string tiny_data_and_net(const std::string& net_lines = "");  // net_lines: more [net] keys
 // A small suite's [suite] (name, seed), those tables and [train] (batch 4, every step logged,
 // checkpoints every 2 steps); the stages, evaluation and metrics follow.
-std::string tiny_suite_head(const std::string& name, int seed);
+std::string tiny_suite_head(const std::string& name, int seed, const std::string& net_lines = "");
 // A small suite's [evaluation] (NFE 1 and 2, `num_samples` seeds from 0 in one batch, NFE 2 at
 // sigma 0.821) with SWD against the images at `reference`, rtol 0.1.
-std::string tiny_swd_evaluation(int num_samples, const std::string& reference);
+std::string tiny_swd_evaluation(int num_samples, const std::string& reference, int batch = 0);  // 0: one batch
+// [stages.teacher] (EDM, evaluated at NFE 3) and [stages.ect] (ECT from the teacher), CIFAR-10 presets.
+std::string teacher_then_ect_stages(int teacher_steps, int ect_steps);
 
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
