@@ -1,7 +1,8 @@
 // The communication cost of data-parallel training (issue 13): two Gloo ranks on 127.0.0.1 (two
 // threads of this program, one intra-op thread each, as two one-core processes would run), for the
 // tiny DDPM++ and the CIFAR-10 DDPM++ (55.7M) at 32x32.
-//   BM_AllReduceGradients/<net>: average_gradients (25 MB buckets) over the net's parameter sizes.
+//   BM_AllReduceGradients/<net>: average_gradients (25 MB buckets) over the net's parameter sizes
+//     (counter MB: the gradient bytes each rank sends through the all-reduce).
 //   BM_DataParallelStep/<net>/<rank batch>: one ECT step per rank (draws, both passes, backward),
 //     the all-reduce, RAdam; the counter allreduce_share is the all-reduce's part of the step time.
 #include <benchmark/benchmark.h>
@@ -55,8 +56,8 @@ void BM_AllReduceGradients(benchmark::State& state, const std::string& preset) {
   int64_t bytes = 0;
   for (const auto& p : params) bytes += p.numel() * static_cast<int64_t>(p.element_size());
   for (auto _ : state) cmbench::average_gradients(*group, params);
-  state.SetBytesProcessed(state.iterations() * bytes);
-  state.counters["MB"] = static_cast<double>(bytes) / 1e6;
+  // Counters are per rank (benchmark sums threads unless told to average them).
+  state.counters["MB"] = benchmark::Counter(static_cast<double>(bytes) / 1e6, benchmark::Counter::kAvgThreads);
 }
 
 void BM_DataParallelStep(benchmark::State& state, const std::string& preset) {
@@ -87,9 +88,11 @@ void BM_DataParallelStep(benchmark::State& state, const std::string& preset) {
     allreduce_seconds += std::chrono::duration<double>(reduced - reduce_started).count();
     step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   }
-  state.SetItemsProcessed(state.iterations() * batch);
-  state.counters["allreduce_s"] = benchmark::Counter(allreduce_seconds, benchmark::Counter::kAvgIterations);
-  state.counters["allreduce_share"] = step_seconds > 0 ? allreduce_seconds / step_seconds : 0.0;
+  state.SetItemsProcessed(state.iterations() * batch);  // summed over the ranks: the global images/s
+  state.counters["allreduce_s"] = benchmark::Counter(
+      allreduce_seconds, benchmark::Counter::kAvgIterations | benchmark::Counter::kAvgThreads);
+  state.counters["allreduce_share"] =
+      benchmark::Counter(step_seconds > 0 ? allreduce_seconds / step_seconds : 0.0, benchmark::Counter::kAvgThreads);
 }
 
 }  // namespace
