@@ -111,7 +111,8 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
   auto plans = plan_suite_training(suite, request.device);
   const std::string store = (fs::path(request.out) / "results.h5").string();
   const auto complete = prepare_suite_folder(suite, request);
-  SuiteReferences references(suite);
+  // Each rank's Inception detector on its own GPU when the run has one ("cuda:LOCAL_RANK").
+  SuiteReferences references(suite, request.device.rfind("cuda", 0) == 0 ? request.device : "auto");
   for (size_t index = 0; index < suite.stages.size(); ++index) {
     const auto& stage = suite.stages[index];
     if (!request.only.empty() && stage.name != request.only) continue;

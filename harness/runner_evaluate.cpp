@@ -45,17 +45,21 @@ std::string reference_label(const Metric& metric, const ImageSetFeatures& refere
 
 }  // namespace
 
-SuiteReferences::SuiteReferences(const Suite& suite) : suite_(suite), metrics_(suite_metrics(suite)) {}
+SuiteReferences::SuiteReferences(const Suite& suite, std::string detector_device)
+    : suite_(suite), detector_device_(std::move(detector_device)), metrics_(suite_metrics(suite)) {}
 
 void SuiteReferences::load_detector() {
   if (detector_loaded_) return;
   detector_loaded_ = true;
   std::set<Feature> all;
   for (const auto& m : metrics_) all.merge(m->features());
-  if (needs_detector(all)) detector_ = make_detector(DetectorOptions().weights(suite_.evaluation.weights).device("auto"));
+  if (needs_detector(all))
+    detector_ = make_detector(DetectorOptions().weights(suite_.evaluation.weights).device(detector_device_));
 }
 
-void SuiteReferences::load() {
+void SuiteReferences::prepare(ProcessGroup* group) { load(group); }
+
+void SuiteReferences::load(ProcessGroup* group) {
   if (loaded_) return;
   loaded_ = true;
   load_detector();
@@ -70,7 +74,7 @@ void SuiteReferences::load() {
   }
   const auto from_images = [&](const std::set<Feature>& features, int64_t num) {
     const auto source = open_image_source(e.reference_images);
-    return image_set_features(*source, select_indices(*source, num, 0), features, detector_.get(), e.batch);
+    return image_set_features(*source, select_indices(*source, num, 0), features, detector_.get(), e.batch, group);
   };
   if (!full.empty()) full_.merge(from_images(full, 0));
   if (!subset.empty()) subset_ = from_images(subset, e.num_samples);
@@ -121,6 +125,7 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, Suit
       const auto generated = open_image_source(request.out);
       const auto features = image_set_features(*generated, select_indices(*generated, 0, 0), generated_features,
                                                references.detector(), e.batch, group.get());
+      references.prepare(group.get());
       if (group && !group->is_root()) continue;  // rank 0 computes the values and grids
       for (const auto* metric : metrics) {
         const bool paired = metric->image_sets() == 2;

@@ -23,20 +23,25 @@ struct StageEvaluation {
 // The suite's metrics and what they compare against, loaded once per suite run on first use (a
 // run whose stages are all complete loads nothing): the detector, and the reference features, both
 // the full reference (FID statistics) and its EDM subset of num_samples images (SWD compares sets
-// of equal size).
+// of equal size). The detector runs on `detector_device` ("auto": CUDA when available; a rank's
+// "cuda:N" in a multi-process run).
 class SuiteReferences {
  public:
-  explicit SuiteReferences(const Suite& suite);
+  explicit SuiteReferences(const Suite& suite, std::string detector_device = "auto");
   const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
   InceptionDetector* detector();                                // null when no metric needs one; loads nothing else
   const ImageSetFeatures& reference_for(const Metric& metric);  // the metric's reference set
   std::string detector_description();                           // "" without a detector
+  // Loads the reference features now, their Inception batches shared out over `group`'s ranks
+  // (extract_features); every rank calls it at the same point. Later calls do nothing.
+  void prepare(ProcessGroup* group);
 
  private:
-  void load();
+  void load(ProcessGroup* group = nullptr);
   void load_detector();
   bool detector_loaded_ = false;
   const Suite& suite_;
+  std::string detector_device_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   bool loaded_ = false;
   std::unique_ptr<InceptionDetector> detector_;
@@ -45,8 +50,8 @@ class SuiteReferences {
 
 // `ckpt` is the stage's final checkpoint at training step `step`; samples and grids go to `folder`.
 // Sampling runs on `device` (the run's --device), its batches shared by the ranks of `group`;
-// the Inception batches too (extract_features); the metric values and grids are computed on rank 0,
-// the other ranks return no rows. The reference features are computed by rank 0 alone.
+// the Inception batches too (extract_features), the reference features' included; the metric values
+// and grids are computed on rank 0, the other ranks return no rows.
 StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, SuiteReferences& references,
                                const std::string& ckpt, int64_t step, const RunFolder& folder,
                                const std::string& device, const std::shared_ptr<ProcessGroup>& group);

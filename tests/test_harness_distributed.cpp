@@ -304,10 +304,11 @@ TEST(ShardedSampling, RanksWriteTheSameFilesAsOneProcess) {
   EXPECT_EQ(files, 11u);
 }
 
-// A suite (EDM teacher, then ECT from it; SWD at NFE 1 and 2 on 12 seeds in batches of 4, so each
-// rank samples) run by `cmbench --nproc 2 run` stores the same runs, curves and evaluation rows as
-// one process: values equal up to the rounding of data-parallel training (bounds 1e-5 on the
-// logged losses, 1e-4 on SWD; the figures are printed).
+// A suite (EDM teacher, then ECT from it; SWD, FID and IS at NFE 1 and 2 on 12 seeds in batches of
+// 4, so each rank samples and runs Inception batches, the reference's features included) run by
+// `cmbench --nproc 2 run` stores the same runs, curves and evaluation rows as one process: values
+// equal up to the rounding of data-parallel training (bounds 1e-5 on the logged losses, 1e-4 on the
+// metrics; the figures are printed).
 TEST(DataParallel, SuiteRunOnTwoRanksStoresTheOneProcessResults) {
   if (!multi_process_available()) GTEST_SKIP() << "built without c10d Gloo (libgloo-dev)";
   test::TempDir dir;
@@ -315,7 +316,7 @@ TEST(DataParallel, SuiteRunOnTwoRanksStoresTheOneProcessResults) {
   const auto suite = dir.file("suite.toml");
   // Without dropout: its masks are the one draw made per rank.
   test::write_text(suite, test::tiny_suite_head("dp", 5, "dropout = 0.0\n") + test::teacher_then_ect_stages(2, 4) +
-                              test::tiny_swd_evaluation(12, reference, 4));
+                              test::tiny_swd_evaluation(12, reference, 4, "synthetic:0"));
   const auto one = test::run_cli({"run", suite, "--out", dir.file("one")});
   ASSERT_EQ(one.exit_code, 0) << one.err;
   const auto two = test::run_cli({"--nproc", "2", "run", suite, "--out", dir.file("two")});
@@ -349,7 +350,11 @@ TEST(DataParallel, SuiteRunOnTwoRanksStoresTheOneProcessResults) {
   }
   EXPECT_LE(worst_loss, 1e-5);
   EXPECT_LE(worst_metric, 1e-4);
-  std::printf("suite on 2 ranks vs 1: worst logged loss %.2e, worst SWD %.2e (relative)\n", worst_loss, worst_metric);
+  size_t fid_rows = 0;
+  for (const auto& run : b.runs)
+    for (const auto& row : run.evaluations) fid_rows += row.metric == "fid";
+  EXPECT_EQ(fid_rows, 3u) << "FID at NFE 3 (teacher), 1 and 2 (ECT)";
+  std::printf("suite on 2 ranks vs 1: worst logged loss %.2e, worst metric %.2e (relative)\n", worst_loss, worst_metric);
 }
 
 // `cmbench fid`, `is`, `swd` and `stats` on 2 or 3 ranks (Inception batches of 5 shared out round

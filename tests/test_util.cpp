@@ -83,7 +83,8 @@ std::string teacher_then_ect_stages(int teacher_steps, int ect_steps) {
          std::to_string(ect_steps) + "\noptions = { preset = \"cifar10\" }\n";
 }
 
-std::string tiny_swd_evaluation(int num_samples, const std::string& reference, int batch) {
+std::string tiny_swd_evaluation(int num_samples, const std::string& reference, int batch,
+                                const std::string& inception_weights) {
   const auto n = std::to_string(num_samples);
   return "\n[evaluation]\nnfe = [1, 2]\nnum_samples = " + n + "\nseed_sets = [\"0-" + std::to_string(num_samples - 1) +
          "\"]\nbatch = " + (batch > 0 ? std::to_string(batch) : n) + R"(
@@ -92,11 +93,11 @@ std::string tiny_swd_evaluation(int num_samples, const std::string& reference, i
 2 = [0.821]
 
 [evaluation.reference]
-images = ")" + reference + R"("
-
+images = ")" + reference + "\"\n" +
+         (inception_weights.empty() ? "" : "weights = \"" + inception_weights + "\"\n") + R"(
 [metrics.swd]
 rtol = 0.1
-)";
+)" + (inception_weights.empty() ? "" : "\n[metrics.fid]\nrtol = 0.1\n\n[metrics.is_mean]\nrtol = 0.1\n");
 }
 
 std::string read_text(const std::string& path) {

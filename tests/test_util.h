@@ -50,7 +50,10 @@ std::string tiny_data_and_net(const std::string& net_lines = "");  // net_lines:
 std::string tiny_suite_head(const std::string& name, int seed, const std::string& net_lines = "");
 // A small suite's [evaluation] (NFE 1 and 2, `num_samples` seeds from 0 in one batch, NFE 2 at
 // sigma 0.821) with SWD against the images at `reference`, rtol 0.1.
-std::string tiny_swd_evaluation(int num_samples, const std::string& reference, int batch = 0);  // 0: one batch
+// `batch` 0: one batch. With `inception_weights` (e.g. "synthetic:0") also FID and IS, the
+// reference's Inception features computed from its images.
+std::string tiny_swd_evaluation(int num_samples, const std::string& reference, int batch = 0,
+                                const std::string& inception_weights = "");
 // [stages.teacher] (EDM, evaluated at NFE 3) and [stages.ect] (ECT from the teacher), CIFAR-10 presets.
 std::string teacher_then_ect_stages(int teacher_steps, int ect_steps);
 
