@@ -59,9 +59,7 @@ void submit_suite(const Suite& suite, const std::string& suite_path, const std::
   const auto store = (fs::path(out) / "results.h5").string();
   std::set<std::string> complete;
   if (r.dry_run) {
-    if (fs::exists(store) && r.resume)
-      for (const auto& run : results::read_store(store).runs)
-        if (run.suite == suite.name) complete.insert(run.stage);
+    if (fs::exists(store) && r.resume) complete = stored_stages(store, suite.name);
     for (const auto& job : plan_slurm_jobs(suite, suite_path, out, options, complete)) {
       std::cout << "# " << job.script_path << (job.after.empty() ? "" : " (after ");
       for (size_t i = 0; i < job.after.size(); ++i) std::cout << (i ? ", " : "") << job.after[i];
@@ -84,9 +82,7 @@ void submit_suite(const Suite& suite, const std::string& suite_path, const std::
   std::cout << std::flush;
   if (!r.wait) return;
   wait_for_slurm_jobs(jobs);
-  std::set<std::string> stored;
-  for (const auto& run : results::read_store(store).runs)
-    if (run.suite == suite.name) stored.insert(run.stage);
+  const auto stored = stored_stages(store, suite.name);
   for (const auto& job : jobs)
     if (!stored.count(job.stage))
       throw CheckError(fmt::format("{}: stage '{}' (job {}) did not finish; its log: {}", out, job.stage, job.job_id,

@@ -45,16 +45,6 @@ std::string describe_status(int status) {
   return "stopped";
 }
 
-double grace_seconds() {
-  const char* text = std::getenv("CMBENCH_LAUNCH_GRACE");
-  if (!text) return 30.0;
-  char* end = nullptr;
-  const double value = std::strtod(text, &end);
-  if (end == text || *end != '\0' || !(value >= 0))
-    throw InputError(fmt::format("environment: CMBENCH_LAUNCH_GRACE='{}' is not a number of seconds", text));
-  return value;
-}
-
 volatile sig_atomic_t forwarded_signal = 0;
 void remember_signal(int signal) { forwarded_signal = signal; }
 
@@ -63,6 +53,7 @@ void remember_signal(int signal) { forwarded_signal = signal; }
 std::shared_ptr<ProcessGroup> join_ranks(const LaunchEnv& env) {
   auto group = open_process_group(env, process_group_options_from_env());
   if (!group->is_root() && spdlog::get_level() < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+  if (group->size() > 1) spdlog::info("{} ranks over {} ({})", group->size(), group->backend(), env.describe());
   return group;
 }
 
@@ -89,8 +80,8 @@ int launch_local_workers(const std::vector<std::string>& args, int nproc) {
   if (outer.distributed())
     throw InputError(fmt::format("--nproc {}: this process is already {}; start the ranks with one launcher", nproc,
                                  outer.describe()));
-  const double grace = grace_seconds();
-  const int port = std::getenv("MASTER_PORT") ? std::atoi(std::getenv("MASTER_PORT")) : free_local_port();
+  const double grace = seconds_variable(process_env, "CMBENCH_LAUNCH_GRACE", /*zero_allowed=*/true).value_or(30.0);
+  const int port = process_env("MASTER_PORT") ? port_variable(process_env, "MASTER_PORT") : free_local_port();
 
   // argv: this executable and the command without --nproc.
   std::vector<std::string> argv_storage{"cmbench"};

@@ -32,7 +32,9 @@ find_library(CMBENCH_TORCH_CUDA_LIBRARY torch_cuda HINTS ${TORCH_INSTALL_PREFIX}
 if(NOT CMBENCH_TORCH_CUDA_LIBRARY)
   find_library(CMBENCH_TORCH_CUDA_LIBRARY torch_cuda)
 endif()
+set(CMBENCH_TORCH_HAS_CUDA OFF)
 if(CMBENCH_TORCH_CUDA_LIBRARY AND TORCH_LIBRARIES MATCHES "torch_cuda|c10_cuda")
+  set(CMBENCH_TORCH_HAS_CUDA ON)
   find_program(CMBENCH_LDD ldd)
   if(CMBENCH_LDD)
     execute_process(COMMAND ${CMBENCH_LDD} "${CMBENCH_TORCH_CUDA_LIBRARY}" OUTPUT_VARIABLE _ldd ERROR_QUIET)
@@ -164,4 +166,25 @@ if(CMBENCH_GLOO_INCLUDE_DIR AND _pg_gloo_header)
   message(STATUS "Multi-process runs: c10d Gloo (${CMBENCH_GLOO_INCLUDE_DIR}/gloo)")
 else()
   message(STATUS "Multi-process runs: off (no gloo/config.h; Debian: apt install libgloo-dev)")
+endif()
+# CUDA tensors' collectives on ProcessGroupNCCL, compiled into a CUDA LibTorch's libtorch_cuda; its
+# header needs nccl.h (Debian: libnccl-dev; a PyTorch wheel: the nvidia-nccl-cu12 package beside it).
+# Without it, CUDA tensors are staged through the CPU for Gloo.
+if(CMBENCH_C10D_DEFINITIONS AND CMBENCH_TORCH_HAS_CUDA)
+  set(_pg_nccl_header "")
+  foreach(_dir IN LISTS TORCH_INCLUDE_DIRS)
+    if(EXISTS "${_dir}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
+      set(_pg_nccl_header "${_dir}/torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp")
+    endif()
+  endforeach()
+  find_path(CMBENCH_NCCL_INCLUDE_DIR nccl.h
+    HINTS $ENV{NCCL_ROOT}/include $ENV{NCCL_INCLUDE_DIR} ${CUDAToolkit_INCLUDE_DIRS}
+          "${TORCH_INSTALL_PREFIX}/../nvidia/nccl/include")
+  if(_pg_nccl_header AND CMBENCH_NCCL_INCLUDE_DIR)
+    list(APPEND CMBENCH_C10D_DEFINITIONS CMBENCH_HAVE_C10D_NCCL USE_C10D_NCCL)
+    message(STATUS "Multi-process runs: c10d NCCL for CUDA tensors (${CMBENCH_NCCL_INCLUDE_DIR}/nccl.h)")
+  else()
+    message(STATUS "Multi-process runs: no NCCL (no nccl.h; Debian: apt install libnccl-dev), "
+                   "CUDA tensors go through Gloo on the CPU")
+  endif()
 endif()

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <cstdlib>
@@ -17,6 +18,16 @@
 namespace cmbench {
 
 namespace {
+
+const char* launcher_name(Launcher launcher) {
+  switch (launcher) {
+    case Launcher::torchrun: return "torchrun";
+    case Launcher::slurm: return "slurm";
+    default: return "single process";
+  }
+}
+
+}  // namespace
 
 int64_t integer_variable(const EnvLookup& env, const std::string& name, int64_t min) {
   const auto text = env(name);
@@ -39,15 +50,21 @@ int port_variable(const EnvLookup& env, const std::string& name) {
   return static_cast<int>(port);
 }
 
-const char* launcher_name(Launcher launcher) {
-  switch (launcher) {
-    case Launcher::torchrun: return "torchrun";
-    case Launcher::slurm: return "slurm";
-    default: return "single process";
+std::optional<double> seconds_variable(const EnvLookup& env, const std::string& name, bool zero_allowed) {
+  const auto text = env(name);
+  if (!text) return std::nullopt;
+  size_t used = 0;
+  double seconds = 0;
+  try {
+    seconds = std::stod(*text, &used);
+  } catch (const std::exception&) {
+    used = 0;
   }
+  if (text->empty() || used != text->size() || !std::isfinite(seconds) || seconds < 0 || (seconds == 0 && !zero_allowed))
+    throw InputError(fmt::format("environment: {}='{}' is not a {} number of seconds", name, *text,
+                                 zero_allowed ? "non-negative" : "positive"));
+  return seconds;
 }
-
-}  // namespace
 
 std::optional<std::string> process_env(const std::string& name) {
   const char* value = std::getenv(name.c_str());

@@ -29,6 +29,13 @@ std::optional<std::string> process_env(const std::string& name);  // std::getenv
 
 LaunchEnv read_launch_env(const EnvLookup& env = process_env);
 
+// The one reader of numeric launcher variables, each an InputError naming the variable and its value:
+// an integer >= min (the variable must be set), a TCP port (1-65535), and a number of seconds
+// (nullopt when unset; > 0, or >= 0 when zero_allowed).
+int64_t integer_variable(const EnvLookup& env, const std::string& name, int64_t min);
+int port_variable(const EnvLookup& env, const std::string& name);
+std::optional<double> seconds_variable(const EnvLookup& env, const std::string& name, bool zero_allowed);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, released): the
 // rendezvous port of `cmbench --nproc` and of tests. InputError when no socket can be bound.
 int free_local_port();

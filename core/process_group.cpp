@@ -14,11 +14,12 @@ class SingleProcess final : public ProcessGroup {
  public:
   int64_t rank() const override { return 0; }
   int64_t size() const override { return 1; }
-  void broadcast_from_root(std::vector<torch::Tensor>&) override {}
-  void all_reduce_sum(std::vector<torch::Tensor>&) override {}
+  void broadcast_from_root(torch::Tensor&) override {}
+  void all_reduce_sum(torch::Tensor&) override {}
   std::vector<torch::Tensor> all_gather(const torch::Tensor& local) override { return {local}; }
   void barrier() override {}
   std::string describe() const override { return "rank 0 of 1"; }
+  std::string backend() const override { return "single process"; }
 };
 
 // Consecutive tensors of one dtype and device, at most `bucket_bytes` together (a single larger
@@ -56,17 +57,13 @@ std::shared_ptr<ProcessGroup> single_process() { return std::make_shared<SingleP
 
 ProcessGroupOptions process_group_options_from_env(const EnvLookup& env) {
   ProcessGroupOptions options;
-  if (const auto text = env("CMBENCH_DIST_TIMEOUT")) {
-    size_t used = 0;
-    double seconds = 0;
-    try {
-      seconds = std::stod(*text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (text->empty() || used != text->size() || !(seconds > 0) || !std::isfinite(seconds))
-      throw InputError(fmt::format("environment: CMBENCH_DIST_TIMEOUT='{}' is not a positive number of seconds", *text));
-    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000)));
+  if (const auto seconds = seconds_variable(env, "CMBENCH_DIST_TIMEOUT", /*zero_allowed=*/false))
+    options.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::ceil(*seconds * 1000)));
+  if (const auto backend = env("CMBENCH_DIST_BACKEND")) {
+    if (*backend == "auto") options.cuda = CudaCollectives::automatic;
+    else if (*backend == "nccl") options.cuda = CudaCollectives::nccl;
+    else if (*backend == "gloo") options.cuda = CudaCollectives::gloo;
+    else throw InputError(fmt::format("environment: CMBENCH_DIST_BACKEND='{}' is not auto, nccl or gloo", *backend));
   }
   return options;
 }
@@ -118,8 +115,7 @@ void average_gradients(ProcessGroup& group, const std::vector<torch::Tensor>& pa
   }
   const double scale = 1.0 / static_cast<double>(group.size());
   bucketed(grads, bucket_bytes, [&](torch::Tensor& buffer) {
-    std::vector<torch::Tensor> one{buffer};
-    group.all_reduce_sum(one);
+    group.all_reduce_sum(buffer);
     buffer.mul_(scale);
   });
 }
@@ -128,16 +124,15 @@ void broadcast_tensors(ProcessGroup& group, const std::vector<torch::Tensor>& te
   if (group.size() == 1) return;
   torch::NoGradGuard no_grad;
   bucketed(tensors, bucket_bytes, [&](torch::Tensor& buffer) {
-    std::vector<torch::Tensor> one{buffer};
-    group.broadcast_from_root(one);
+    group.broadcast_from_root(buffer);
   });
 }
 
 double mean_over_ranks(ProcessGroup& group, double value) {
   if (group.size() == 1) return value;
-  std::vector<torch::Tensor> one{torch::tensor({value}, torch::kFloat64)};
-  group.all_reduce_sum(one);
-  return one[0].item<double>() / static_cast<double>(group.size());
+  auto sum = torch::tensor({value}, torch::kFloat64);
+  group.all_reduce_sum(sum);
+  return sum.item<double>() / static_cast<double>(group.size());
 }
 
 }  // namespace cmbench

@@ -23,9 +23,18 @@
 
 namespace cmbench {
 
+// Which backend runs the collectives of CUDA tensors (CMBENCH_DIST_BACKEND = auto | nccl | gloo). CPU
+// tensors and barriers always go through Gloo, as torch.distributed's default "cpu:gloo,cuda:nccl".
+enum class CudaCollectives {
+  automatic,  // NCCL where this build has it and the rank sees a GPU, else Gloo through the CPU
+  nccl,       // NCCL, or an InputError at the start when this build or machine cannot run it
+  gloo,       // Gloo, the CUDA tensors staged through the CPU (slower; for debugging and comparison)
+};
+
 struct ProcessGroupOptions {
   // The rendezvous and every collective; CMBENCH_DIST_TIMEOUT (seconds) overrides the default.
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  CudaCollectives cuda = CudaCollectives::automatic;
 };
 
 class ProcessGroup {
@@ -34,27 +43,32 @@ class ProcessGroup {
   virtual int64_t rank() const = 0;
   virtual int64_t size() const = 0;
   bool is_root() const { return rank() == 0; }
-  // In place, on tensors of any device (Gloo stages CUDA tensors through the CPU).
-  virtual void broadcast_from_root(std::vector<torch::Tensor>& tensors) = 0;
-  virtual void all_reduce_sum(std::vector<torch::Tensor>& tensors) = 0;
+  // In place, on a tensor of any device (NCCL runs CUDA tensors where it is on; Gloo stages them
+  // through the CPU).
+  virtual void broadcast_from_root(torch::Tensor& tensor) = 0;
+  virtual void all_reduce_sum(torch::Tensor& tensor) = 0;
   // Every rank's `local` (the same shape on every rank), in rank order.
   virtual std::vector<torch::Tensor> all_gather(const torch::Tensor& local) = 0;
   virtual void barrier() = 0;
   virtual std::string describe() const = 0;  // "rank 1 of 2"
+  virtual std::string backend() const = 0;   // "single process", "gloo", "gloo+nccl"
 };
 
 // The group of a run that is one process: every collective is the identity.
 std::shared_ptr<ProcessGroup> single_process();
 
-// Whether this build has c10d's Gloo backend (libgloo-dev at configure time).
+// Whether this build has c10d's Gloo backend (libgloo-dev at configure time), and its NCCL one (a
+// CUDA LibTorch and nccl.h: Debian's libnccl-dev, pip's nvidia-nccl-cu12).
 bool multi_process_available();
+bool nccl_available();
 
 // The group of the launch environment: single_process() for one rank, else a Gloo group that meets
 // at env.master_addr:env.port (rank 0 serves the TCPStore). InputError naming the address when the
 // rendezvous is not reached within the timeout, or when this build has no multi-process support.
 std::shared_ptr<ProcessGroup> open_process_group(const LaunchEnv& env, ProcessGroupOptions options = {});
 
-// ProcessGroupOptions with CMBENCH_DIST_TIMEOUT applied (InputError when it is not a positive number).
+// ProcessGroupOptions with CMBENCH_DIST_TIMEOUT and CMBENCH_DIST_BACKEND applied (InputError naming the
+// variable when a value is malformed).
 ProcessGroupOptions process_group_options_from_env(const EnvLookup& env = process_env);
 
 // Every rank's rows (any count per rank; the same trailing shape and dtype) concatenated along dim 0

@@ -52,6 +52,17 @@ void use_classic_tcp_store(StoreOptions& options) {
   if constexpr (HasUseLibUV<StoreOptions>::value) options.useLibUV = false;
 }
 
+// ProcessGroupNCCL::shutdown() (2.x) releases its communicators and watchdog before the destructor,
+// which otherwise warns; older versions clean up in the destructor alone.
+template <class Group, class = void>
+struct HasShutdown : std::false_type {};
+template <class Group>
+struct HasShutdown<Group, std::void_t<decltype(std::declval<Group&>().shutdown())>> : std::true_type {};
+template <class Group>
+void shut_down(Group& group) {
+  if constexpr (HasShutdown<Group>::value) group.shutdown();
+}
+
 // A fresh CPU generator with a given seed (same API in both versions).
 inline torch::Generator make_cpu_generator(uint64_t seed) { return at::detail::createCPUGenerator(seed); }
 

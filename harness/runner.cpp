@@ -98,11 +98,14 @@ std::set<std::string> prepare_suite_folder(const Suite& suite, const SuiteRunReq
     results::put_suite(store, suite.record);
   }
   group.barrier();
-  std::set<std::string> complete;
-  for (const auto& run : results::read_store(store).runs) {
-    if (run.suite == suite.name) complete.insert(run.stage);
-  }
-  return complete;
+  return stored_stages(store, suite.name);
+}
+
+std::set<std::string> stored_stages(const std::string& store, const std::string& suite_name) {
+  std::set<std::string> stages;
+  for (const auto& run : results::read_store(store).runs)
+    if (run.suite == suite_name) stages.insert(run.stage);
+  return stages;
 }
 
 std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {

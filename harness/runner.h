@@ -36,6 +36,9 @@ void validate_suite(const Suite& suite, const std::string& device = "cpu");  // 
 // suite record in its store, every rank in step); returns the stages the store already holds.
 std::set<std::string> prepare_suite_folder(const Suite& suite, const SuiteRunRequest& request);
 
+// The stages of suite `suite_name` that the store at `store` holds a run of.
+std::set<std::string> stored_stages(const std::string& store, const std::string& suite_name);
+
 // Validates the suite first; returns the store path.
 std::string run_suite(const Suite& suite, const SuiteRunRequest& request);
 

@@ -270,9 +270,11 @@ TrainSummary train(TrainRequest request) {
   for (int64_t step = start_step; step < total_steps; ++step) {
     auto [images, labels, batch_labels] = data.next(step);
     TrainingBatch batch{images, one_hot_labels(labels, label_dim), {}, {}, {}, {}};
+    // The whole global batch's labels (the draws are made for it; SCT's reference set may be it).
+    const auto global_labels = world > 1 ? one_hot_labels(batch_labels, label_dim) : batch.labels;
     if (method->needs_global_batch()) {
       batch.global_images = all_gather_rows(group, images);
-      batch.global_labels = world > 1 ? one_hot_labels(batch_labels, label_dim) : batch.labels;
+      batch.global_labels = global_labels;
     }
     if (const int64_t extra = method->reference_pool_size(batch_size); extra > 0) {
       auto [pool_images, pool_labels] = data.pool(step, extra);
@@ -289,8 +291,7 @@ TrainSummary train(TrainRequest request) {
     // bf16: the forward passes (student, target, teacher) under autocast, the backward outside it.
     std::optional<compat::AutocastGuard> autocast;
     if (precision == "bf16") autocast.emplace(device.type(), torch::kBFloat16);
-    const auto draws = world > 1 ? draw_for_shard(*method, batch, one_hot_labels(batch_labels, label_dim), batch_size,
-                                                  shard_begin, ctx)
+    const auto draws = world > 1 ? draw_for_shard(*method, batch, global_labels, batch_size, shard_begin, ctx)
                                  : method->draw(batch, ctx);
     const auto result = method->loss(batch, draws, ctx, nets);
     autocast.reset();

@@ -102,3 +102,17 @@ TEST(CoreLaunchEnv, FirstHostOfASlurmHostList) {
   for (const char* bad : {"", ",n1", "n[", "n]1", "n[-2]", "n[a-b]"})
     EXPECT_THROW(first_slurm_host(bad, "L"), InputError) << bad;
 }
+
+TEST(CoreLaunchEnv, SecondsVariables) {
+  const auto env = environment({{"A", "2.5"}, {"ZERO", "0"}, {"WORD", "soon"}, {"NEG", "-1"}, {"INF", "inf"}});
+  EXPECT_EQ(seconds_variable(env, "A", false), 2.5);
+  EXPECT_EQ(seconds_variable(env, "UNSET", false), std::nullopt);
+  EXPECT_EQ(seconds_variable(env, "ZERO", true), 0.0);
+  const auto error = [&](const std::string& name, bool zero_allowed) {
+    return test::input_error_message([&] { seconds_variable(env, name, zero_allowed); });
+  };
+  EXPECT_NE(error("ZERO", false).find("ZERO='0' is not a positive number of seconds"), std::string::npos);
+  EXPECT_NE(error("WORD", true).find("WORD='soon' is not a non-negative number of seconds"), std::string::npos);
+  EXPECT_NE(error("NEG", true).find("NEG='-1'"), std::string::npos);
+  EXPECT_NE(error("INF", false).find("INF='inf'"), std::string::npos);
+}

@@ -77,6 +77,12 @@ TEST(CoreProcessGroup, TwoGlooRanksBroadcastReduceAndGather) {
     EXPECT_TRUE(torch::allclose(b.grad(), torch::full({2}, 3.0f)));
     EXPECT_TRUE(torch::equal(unused.grad(), torch::zeros({1})));
     EXPECT_DOUBLE_EQ(mean_over_ranks(g, r), 0.5);
+    // In place on a non-contiguous view: staged through a contiguous copy and written back.
+    auto matrix = torch::full({3, 2}, r + 1.0, torch::kFloat64);
+    auto column = matrix.t();
+    g.all_reduce_sum(column);
+    EXPECT_TRUE(torch::equal(matrix, torch::full({3, 2}, 3.0, torch::kFloat64)));
+    EXPECT_EQ(g.backend(), nccl_available() && torch::cuda::is_available() ? "gloo+nccl" : "gloo");
     g.barrier();
   });
 }
@@ -107,7 +113,7 @@ TEST(CoreProcessGroup, APeerThatLeavesStopsTheOtherWithinTheTimeout) {
   on_ranks(
       2,
       [&](ProcessGroup& g) {
-        std::vector<torch::Tensor> x{torch::ones({4})};
+        auto x = torch::ones({4});
         g.all_reduce_sum(x);  // both ranks are connected
         if (g.rank() == 1) return;  // leaves without the next collective (its group closes)
         try {
@@ -129,6 +135,46 @@ TEST(CoreProcessGroup, TimeoutVariableIsChecked) {
   EXPECT_EQ(process_group_options_from_env(env(std::nullopt)).timeout, std::chrono::minutes(10));
   EXPECT_THROW(process_group_options_from_env(env("soon")), InputError);
   EXPECT_THROW(process_group_options_from_env(env("0")), InputError);
+}
+
+TEST(CoreProcessGroup, BackendVariableIsChecked) {
+  const auto env = [](std::optional<std::string> v) {
+    return [v](const std::string& name) { return name == "CMBENCH_DIST_BACKEND" ? v : std::nullopt; };
+  };
+  EXPECT_EQ(process_group_options_from_env(env(std::nullopt)).cuda, CudaCollectives::automatic);
+  EXPECT_EQ(process_group_options_from_env(env("auto")).cuda, CudaCollectives::automatic);
+  EXPECT_EQ(process_group_options_from_env(env("nccl")).cuda, CudaCollectives::nccl);
+  EXPECT_EQ(process_group_options_from_env(env("gloo")).cuda, CudaCollectives::gloo);
+  try {
+    process_group_options_from_env(env("mpi"));
+    ADD_FAILURE() << "mpi was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("CMBENCH_DIST_BACKEND='mpi'"), std::string::npos) << e.what();
+  }
+}
+
+// Asking for NCCL where it cannot run stops every rank at the start, saying why.
+TEST(CoreProcessGroup, NcclWhereItCannotRunIsRefused) {
+  if (!multi_process_available()) GTEST_SKIP() << "built without c10d Gloo (libgloo-dev)";
+  if (nccl_available() && torch::cuda::is_available()) GTEST_SKIP() << "NCCL runs here (ci/gpu-check covers it)";
+  const int port = free_local_port();
+  std::vector<std::future<std::string>> ranks;
+  for (int64_t r = 0; r < 2; ++r)
+    ranks.push_back(std::async(std::launch::async, [=] {
+      ProcessGroupOptions o;
+      o.timeout = std::chrono::seconds(20);
+      o.cuda = CudaCollectives::nccl;
+      try {
+        open_process_group(rank_env(r, 2, port), o);
+      } catch (const InputError& e) {
+        return std::string(e.what());
+      }
+      return std::string("no error");
+    }));
+  for (auto& r : ranks) {
+    const auto message = r.get();
+    EXPECT_NE(message.find("CMBENCH_DIST_BACKEND=nccl, but"), std::string::npos) << message;
+  }
 }
 
 }  // namespace

@@ -4,9 +4,7 @@
 // size, close at another), and a rendezvous nobody serves.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -138,39 +136,10 @@ TEST(DataParallel, TwoRanksMatchOneProcessForEveryMethod) {
   }
 }
 
-// A launcher started in the background with MASTER_PORT set, so the test can find its ranks.
-struct Background {
-  pid_t pid = -1;
-  std::string out, err;
-  int wait() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-};
-
-Background start(const std::vector<std::string>& args, const std::vector<std::string>& env, const test::TempDir& dir,
-                 const std::string& name) {
-  Background b;
-  b.out = dir.file(name + ".out");
-  b.err = dir.file(name + ".err");
-  std::string binary = test::cmbench_binary();
-  b.pid = fork();
-  if (b.pid == 0) {
-    const int in = open("/dev/null", O_RDONLY), out = open(b.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644),
-              err = open(b.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<std::string> copies(args);
-    std::vector<char*> argv{binary.data()};
-    for (auto& a : copies) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
-  }
-  return b;
+// A launcher started in the background (with MASTER_PORT set, so the test can find its ranks).
+test::CliProcess start(const std::vector<std::string>& args, const std::vector<std::string>& env, const test::TempDir& dir,
+                       const std::string& name) {
+  return test::start_cli(args, env, dir.file(name + ".out"), dir.file(name + ".err"));
 }
 
 // The pid of the rank `rank` whose environment has MASTER_PORT=`port`; -1 when none (yet).

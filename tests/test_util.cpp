@@ -112,22 +112,23 @@ void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
-CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  TempDir dir;
-  const std::string out_path = dir.file("stdout");
-  const std::string err_path = dir.file("stderr");
+CliProcess start_cli(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& out,
+                     const std::string& err) {
+  CliProcess process;
+  process.out = out;
+  process.err = err;
   // Resolved before the fork: the forked child of a multi-threaded parent hung in the static's
   // initialization guard (__cxa_guard_acquire) when it was first read there.
   std::string binary = cmbench_binary();
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int in = ::open("/dev/null", O_RDONLY);
-    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(in, 0);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
+  process.pid = ::fork();
+  if (process.pid < 0) throw std::runtime_error("fork failed");
+  if (process.pid == 0) {
+    const int in_fd = ::open("/dev/null", O_RDONLY);
+    const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(in_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
     for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
     argv.push_back(binary.data());
@@ -137,12 +138,22 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }
+  return process;
+}
+
+int CliProcess::wait() {
   int status = 0;
   ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  TempDir dir;
+  auto process = start_cli(args, env, dir.file("stdout"), dir.file("stderr"));
   CliResult result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = read_text(out_path);
-  result.err = read_text(err_path);
+  result.exit_code = process.wait();
+  result.out = read_text(process.out);
+  result.err = read_text(process.err);
   return result;
 }
 

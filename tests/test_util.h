@@ -37,6 +37,15 @@ struct CliResult {
 // Runs the built cmbench with `args` (no shell quoting needed), standard input from /dev/null.
 CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+// The built cmbench started in the background (as run_cli), its output written to out and err.
+struct CliProcess {
+  int pid = -1;
+  std::string out, err;  // paths
+  int wait();            // the exit code, or 128 + the signal that ended it
+};
+CliProcess start_cli(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& out,
+                     const std::string& err);
+
 // The message of the cmbench::InputError that `f` throws; a test failure when it throws none.
 std::string input_error_message(const std::function<void()>& f);
 
