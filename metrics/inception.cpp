@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
+#include "metrics/named_weights.h"
 
 namespace cmbench {
 
@@ -241,28 +242,9 @@ void FidInceptionImpl::load_state(const std::vector<std::pair<std::string, torch
     if (ignored_state_name(name)) continue;
     given[name] = value;
   }
+  copy_named_weights(given, state_tensors(),
+                     {source, "FID Inception weights", "(pytorch-fid names expected)", "the FID Inception network"});
   torch::NoGradGuard no_grad;
-  std::set<std::string> used;
-  for (auto& [name, target] : state_tensors()) {
-    auto it = given.find(name);
-    if (it == given.end()) {
-      throw InputError(fmt::format("{}: FID Inception weights lack tensor '{}' (pytorch-fid names expected)", source, name));
-    }
-    if (it->second.sizes() != target.sizes()) {
-      throw InputError(fmt::format("{}: tensor '{}' has shape [{}], expected [{}]", source, name,
-                                   fmt::join(it->second.sizes(), ", "), fmt::join(target.sizes(), ", ")));
-    }
-    if (!it->second.is_floating_point()) {
-      throw InputError(fmt::format("{}: tensor '{}' is not floating point", source, name));
-    }
-    target.copy_(it->second.to(target.dtype()));
-    used.insert(name);
-  }
-  for (const auto& [name, value] : given) {
-    if (!used.count(name)) {
-      throw InputError(fmt::format("{}: unexpected tensor '{}' (not part of the FID Inception network)", source, name));
-    }
-  }
   for (auto& conv : convs_) conv->fold_batch_norm();
 }
 

@@ -1,0 +1,25 @@
+// Weights given by name (an .npz of a reference state dict) copied into a network's tensors: every
+// tensor of the network must be given with its shape as a floating-point array, and nothing else may
+// be given. One InputError line names the source and the tensor at fault.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace cmbench {
+
+struct NamedWeightsCheck {
+  std::string source;        // the file, for messages
+  std::string weights;       // "FID Inception weights" (lack tensor 'X')
+  std::string missing_hint;  // after "lack tensor 'X'": which names are expected, "(pytorch-fid names expected)"
+  std::string network;       // "unexpected tensor 'X' (not part of NETWORK)"
+};
+
+void copy_named_weights(const std::map<std::string, torch::Tensor>& given,
+                        const std::vector<std::pair<std::string, torch::Tensor>>& targets, const NamedWeightsCheck& check);
+
+}  // namespace cmbench
