@@ -1,4 +1,4 @@
-// cmbench fid | is | swd | frechet | features | stats
+// cmbench fid | is | swd | kid | pr | frechet | features | stats
 #include <algorithm>
 #include <iostream>
 #include <limits>
@@ -72,8 +72,9 @@ void run_frechet(const std::string& a, const std::string& b, bool json) {
   }
 }
 
-// `cmbench fid|is|swd`: the registry's metric on the inputs, each a set of images (the EDM subset
-// of --num, by --seed) or, where only statistics are needed, a statistics .npz. A metric that needs
+// `cmbench fid|is|swd|kid|pr`: the registry's metric on the inputs, each a set of images (the EDM
+// subset of --num, by --seed), a features .npz of `cmbench features`, or, where only statistics are
+// needed, a statistics .npz. A metric that needs
 // equally large sets defaults --num to the smaller set, so a suite's stored value (the generated
 // set against the reference's EDM subset of that size) is reproduced by the command.
 void run_metric(const std::string& name, const std::vector<std::string>& paths, const FeatureOptions& o, int64_t seed,
@@ -82,7 +83,8 @@ void run_metric(const std::string& name, const std::vector<std::string>& paths, 
   const auto metric = metric_registry().create(name);
   const auto needs = metric->features();
   std::vector<std::unique_ptr<ImageSource>> sources;
-  for (const auto& path : paths) sources.push_back(is_statistics_file(path) ? nullptr : open_image_source(path));
+  for (const auto& path : paths)
+    sources.push_back(is_statistics_file(path) || is_features_file(path) ? nullptr : open_image_source(path));
   int64_t num = o.num;
   if (metric->equal_set_sizes() && num == 0) {
     num = std::numeric_limits<int64_t>::max();
@@ -96,7 +98,7 @@ void run_metric(const std::string& name, const std::vector<std::string>& paths, 
   std::vector<ImageSetFeatures> sets;
   for (size_t i = 0; i < paths.size(); ++i) {
     sets.push_back(sources[i] ? image_set_features(*sources[i], indices[i], needs, detector.get(), o.batch, ranks.group.get())
-                              : statistics_file_features(paths[i], needs));
+                              : file_features(paths[i], needs));
   }
   if (!ranks.group->is_root()) return;
   const auto result = metric->compute(sets[0], sets.size() > 1 ? &sets[1] : nullptr, settings);
@@ -214,6 +216,39 @@ void add_metric_commands(CLI::App& app) {
     MetricSettings settings;
     settings.seed = swd_opt->seed;
     run_metric("swd", {swd_opt->a, swd_opt->b}, swd_opt->features, swd_opt->seed, settings, swd_opt->json);
+  });
+
+  struct KidOptions {
+    PairOptions pair;
+    int64_t subsets = 100, subset_size = 1000;
+  };
+  auto kid_opt = std::make_shared<KidOptions>();
+  auto* kid = app.add_subcommand("kid", "kernel Inception distance (torch-fidelity's)");
+  kid->add_option("path_a", kid_opt->pair.a, "generated images or features .npz")->required();
+  kid->add_option("path_b", kid_opt->pair.b, "reference images or features .npz")->required();
+  add_feature_options(kid, kid_opt->pair.features);
+  kid->add_option("--seed", kid_opt->pair.seed, "subset seed for --num (EDM's rule)");
+  kid->add_option("--subsets", kid_opt->subsets, "random subsets (default 100)")->check(CLI::PositiveNumber);
+  kid->add_option("--subset-size", kid_opt->subset_size, "images per subset (default 1000)")->check(CLI::PositiveNumber);
+  kid->add_flag("--json", kid_opt->pair.json, "print one JSON object (keys kid_mean, kid_std)");
+  on_selected(kid, [kid_opt] {
+    MetricSettings settings;
+    settings.kid_subsets = kid_opt->subsets;
+    settings.kid_subset_size = kid_opt->subset_size;
+    const auto& p = kid_opt->pair;
+    run_metric("kid", {p.a, p.b}, p.features, p.seed, settings, p.json);
+  });
+
+  auto pr_opt = std::make_shared<PairOptions>();
+  auto* pr = app.add_subcommand("pr", "improved precision and recall, k = 3 (guided-diffusion's evaluator)");
+  pr->add_option("reference", pr_opt->a, "reference images or features .npz")->required();
+  pr->add_option("generated", pr_opt->b, "generated images or features .npz")->required();
+  add_feature_options(pr, pr_opt->features);
+  pr->add_option("--seed", pr_opt->seed, "subset seed for --num (EDM's rule)");
+  pr->add_flag("--json", pr_opt->json, "print one JSON object (keys precision, recall)");
+  on_selected(pr, [pr_opt] {
+    // The registry's metrics take the generated set first.
+    run_metric("pr", {pr_opt->b, pr_opt->a}, pr_opt->features, pr_opt->seed, MetricSettings(), pr_opt->json);
   });
 
   auto fd_opt = std::make_shared<PairOptions>();

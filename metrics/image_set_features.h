@@ -29,6 +29,16 @@ ImageSetFeatures image_set_features(const ImageSource& source, const std::vector
 // another feature is asked for. Warns when the file says n < 2048.
 ImageSetFeatures statistics_file_features(const std::string& path, const std::set<Feature>& features);
 
+// Whether `path` is a features .npz of `cmbench features` (key `features`, N x D float).
+bool is_features_file(const std::string& path);
+
+// A features .npz as the pool3 features of a set, and their statistics (ddof 1) where asked for;
+// InputError naming the file for another layer (its meta says) or another feature.
+ImageSetFeatures features_file_features(const std::string& path, const std::set<Feature>& features);
+
+// A statistics or features file, by what it holds (is_statistics_file, is_features_file).
+ImageSetFeatures file_features(const std::string& path, const std::set<Feature>& features);
+
 // The union of the features of `metrics`.
 std::set<Feature> features_of(const std::vector<const Metric*>& metrics);
 

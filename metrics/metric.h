@@ -24,6 +24,7 @@ enum class Feature {
   pixels,            // uint8 (N, H, W, 3) of the selected images
   pool3_statistics,  // mu and sigma of the Inception pool3 features (or a statistics .npz)
   inception_logits,  // the unbiased Inception logits (N, 1008)
+  pool3_features,    // the Inception pool3 features themselves, float32 (N, 2048) (or a features .npz)
 };
 
 // The features of one image set (or of a statistics file), with where each came from.
@@ -33,6 +34,7 @@ struct ImageSetFeatures {
   torch::Tensor pixels;
   std::optional<FeatureStatistics> pool3_statistics;
   torch::Tensor logits;
+  torch::Tensor pool3;
   std::map<Feature, std::string> sources;  // the path or split each feature was computed from
 
   bool has(Feature feature) const { return sources.count(feature) != 0; }
@@ -58,6 +60,8 @@ struct MetricSettings {
   int64_t seed = 0;                       // SWD: neighborhood positions and directions
   int64_t is_splits = 10;                 // IS: contiguous splits
   std::optional<uint32_t> is_shuffle_seed;  // IS: numpy permutation of the predictions first
+  int64_t kid_subsets = 100;              // KID: torch-fidelity's kid_subsets
+  int64_t kid_subset_size = 1000;         // KID: kid_subset_size
 };
 
 struct MetricValues {

@@ -10,7 +10,7 @@ using cmbench::test::run_cli;
 TEST(Cli, HelpListsEverySubcommand) {
   const auto result = run_cli({"--help"});
   EXPECT_EQ(result.exit_code, 0);
-  for (const char* name : {"data", "net", "train", "sample", "fid", "is", "swd", "frechet", "features", "stats",
+  for (const char* name : {"data", "net", "train", "sample", "fid", "is", "swd", "kid", "pr", "frechet", "features", "stats",
                            "selftest", "run", "table", "compare"}) {
     EXPECT_NE(result.out.find(std::string("\n  ") + name + " "), std::string::npos) << name;
   }
@@ -19,7 +19,7 @@ TEST(Cli, HelpListsEverySubcommand) {
 TEST(Cli, HelpAtEveryLevel) {
   const std::vector<std::vector<std::string>> commands = {
       {"data"}, {"data", "fetch"}, {"data", "verify"}, {"data", "info"}, {"data", "convert"},
-      {"net"}, {"net", "info"}, {"train"}, {"sample"}, {"fid"}, {"is"}, {"swd"}, {"frechet"},
+      {"net"}, {"net", "info"}, {"train"}, {"sample"}, {"fid"}, {"is"}, {"swd"}, {"kid"}, {"pr"}, {"frechet"},
       {"features"}, {"stats"}, {"selftest"}, {"selftest", "losses"}, {"selftest", "inception"},
       {"selftest", "optimizers"}, {"run"}, {"table"}, {"compare"}};
   // What cmbench controls, not how CLI11 lays help out (2.6 dropped "Usage:" and capitalized headings):

@@ -161,7 +161,7 @@ TEST(SuiteParse, MetricPoliciesComeFromTheRegistry) {
   EXPECT_EQ(p.at("fid").aggregate, "min");
   EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is_std]\n")).find("metric 'is_std' needs [evaluation.reference] weights"),
             std::string::npos);
-  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is]\n")).find("known: fid, is_mean, is_std, swd"), std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is]\n")).find("known: fid, is_mean, is_std, kid_mean, kid_std, precision, recall, swd"), std::string::npos);
 }
 
 TEST(SuiteParse, ShippedSuitesParseAndPlan) {

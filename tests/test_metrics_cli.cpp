@@ -13,6 +13,8 @@
 #include "core/npy.h"
 #include "core/npy_torch.h"
 #include "core/numpy_random.h"
+#include "metrics/kid.h"
+#include "metrics/precision_recall.h"
 #include "metrics/statistics.h"
 #include "metrics/swd.h"
 #include "test_util.h"
@@ -103,6 +105,55 @@ TEST(MetricsCli, FeaturesAndInceptionScore) {
   EXPECT_GE(j.at("is_mean").get<double>(), 1.0);
   EXPECT_GE(j.at("is_std").get<double>(), 0.0);
   EXPECT_EQ(j.at("n"), 4);
+}
+
+// `cmbench kid` and `pr` on images equal the same commands on their `cmbench features` files and the
+// functions of metrics/kid.h and precision_recall.h on those features (one compute path).
+TEST(MetricsCli, KidAndPrecisionRecallOnImagesAndFeatureFiles) {
+  test::TempDir dir;
+  const auto generated = write_images(dir, "g.npz", 12, 32, 7);
+  const auto reference = write_images(dir, "r.npz", 10, 32, 8);
+  const auto features_of = [&](const std::string& images, const std::string& name) {
+    const auto out = dir.file(name);
+    const auto r = test::run_cli({"features", "--input", images, "--out", out, "--weights", "synthetic:0"}, kNoWeightsEnv);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return out;
+  };
+  const auto fg = features_of(generated, "fg.npz"), fr = features_of(reference, "fr.npz");
+  const auto g = to_tensor(read_npz(fg).at("features")), ref = to_tensor(read_npz(fr).at("features"));
+
+  const auto kid = kernel_inception_distance(g, ref, KidOptions().subsets(4).subset_size(6));
+  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{{generated, reference}, {fg, fr}}) {
+    auto r = test::run_cli({"kid", a, b, "--weights", "synthetic:0", "--subsets", "4", "--subset-size", "6", "--json"},
+                           kNoWeightsEnv);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = parse_json(r);
+    EXPECT_EQ(j.at("kid_mean").get<double>(), kid.mean) << a;
+    EXPECT_EQ(j.at("kid_std").get<double>(), kid.std) << a;
+    EXPECT_EQ(j.at("n"), (nlohmann::json{12, 10}));
+  }
+  const auto pr = precision_recall(ref, g);
+  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{{reference, generated}, {fr, fg}}) {
+    auto r = test::run_cli({"pr", a, b, "--weights", "synthetic:0", "--json"}, kNoWeightsEnv);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = parse_json(r);
+    EXPECT_EQ(j.at("precision").get<double>(), pr.precision) << a;
+    EXPECT_EQ(j.at("recall").get<double>(), pr.recall) << a;
+    EXPECT_EQ(j.at("precision_count"), pr.precision_count);
+  }
+  // A subset larger than a set, and logits where pool3 features are needed, are one line each.
+  auto r = test::run_cli({"kid", fg, fr, "--json"}, kNoWeightsEnv);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("1000"), std::string::npos) << r.err;
+  const auto logits = dir.file("logits.npz");
+  ASSERT_EQ(test::run_cli({"features", "--input", generated, "--out", logits, "--weights", "synthetic:0", "--layer",
+                           "logits_unbiased"},
+                          kNoWeightsEnv)
+                .exit_code,
+            0);
+  r = test::run_cli({"pr", fr, logits}, kNoWeightsEnv);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("needs pool3"), std::string::npos) << r.err;
 }
 
 TEST(MetricsCli, SwdNeedsNoWeights) {

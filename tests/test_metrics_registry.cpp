@@ -2,6 +2,7 @@
 // image set feed the metrics exactly as the standalone functions compute them.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <set>
 
 #include <torch/torch.h>
@@ -14,6 +15,7 @@
 #include "metrics/image_set_features.h"
 #include "metrics/inception_score.h"
 #include "metrics/registry.h"
+#include "metrics/statistics.h"
 #include "metrics/swd.h"
 #include "test_util.h"
 
@@ -28,14 +30,16 @@ const MetricOutput& output_of(const std::vector<MetricOutput>& outputs, const st
 }
 
 TEST(MetricRegistry, EveryValueHasOneMetricAndAPolicy) {
-  EXPECT_EQ(metric_registry().names(), (std::vector<std::string>{"fid", "is", "swd"}));
+  EXPECT_EQ(metric_registry().names(), (std::vector<std::string>{"fid", "is", "kid", "pr", "swd"}));
   const auto values = metric_output_names();
   EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), values.size());
   EXPECT_EQ(metric_of_output("is_std"), "is");
   EXPECT_EQ(metric_of_output("is_mean"), "is");
   EXPECT_EQ(metric_of_output("fid"), "fid");
   EXPECT_EQ(metric_of_output("is"), "");  // the metric, not a value
-  EXPECT_THROW(metric_registry().create("kid"), InputError);
+  EXPECT_THROW(metric_registry().create("sfid"), InputError);
+  EXPECT_EQ(metric_of_output("kid_std"), "kid");
+  EXPECT_EQ(metric_of_output("recall"), "pr");
 
   const auto is = metric_registry().create("is")->outputs();
   EXPECT_TRUE(output_of(is, "is_mean").higher_is_better);
@@ -108,6 +112,41 @@ TEST(ImageSetFeatures, SwdOfTheFeaturesAndStatisticsFilesRefuseImages) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find(stats_path), std::string::npos) << e.what();
   }
+}
+
+// A features .npz (`cmbench features`) serves pool3 features and their statistics; anything else,
+// another layer, a malformed array or a non-finite value is one line naming the file.
+TEST(MetricRegistry, FeaturesFilesServePool3FeaturesOnly) {
+  test::TempDir dir;
+  const auto write = [&](const std::string& name, const torch::Tensor& features, const std::string& meta = "") {
+    NpzMap arrays{{"features", from_tensor(features)}};
+    if (!meta.empty())
+      arrays["meta"] = NpyArray::from<uint8_t>({static_cast<int64_t>(meta.size())}, reinterpret_cast<const uint8_t*>(meta.data()));
+    write_npz(dir.file(name), arrays);
+    return dir.file(name);
+  };
+  const auto x = torch::randn({6, 4}, torch::kFloat32);
+  const auto good = write("good.npz", x, R"({"layer": "pool3"})");
+  ASSERT_TRUE(is_features_file(good));
+  EXPECT_FALSE(is_statistics_file(good));
+  const auto set = file_features(good, {Feature::pool3_features, Feature::pool3_statistics});
+  EXPECT_EQ(set.count, 6);
+  EXPECT_TRUE(torch::equal(set.pool3, x));
+  EXPECT_TRUE(torch::allclose(set.pool3_statistics->mu, x.to(torch::kFloat64).mean(0)));
+  const auto error = [&](const std::string& path, std::set<Feature> features) {
+    return test::input_error_message([&] { file_features(path, features); });
+  };
+  EXPECT_NE(error(good, {Feature::pixels}).find(good), std::string::npos);
+  const auto logits = write("logits.npz", x, R"({"layer": "logits_unbiased"})");
+  EXPECT_NE(error(logits, {Feature::pool3_features}).find("needs pool3"), std::string::npos);
+  const auto flat = write("flat.npz", torch::zeros({6}));
+  EXPECT_NE(error(flat, {Feature::pool3_features}).find("(N, D) float array"), std::string::npos);
+  const auto integers = write("int.npz", torch::zeros({6, 4}, torch::kInt64));
+  EXPECT_NE(error(integers, {Feature::pool3_features}).find("(N, D) float array"), std::string::npos);
+  auto bad = x.clone();
+  bad[2][1] = std::numeric_limits<float>::quiet_NaN();
+  const auto nan = write("nan.npz", bad);
+  EXPECT_NE(error(nan, {Feature::pool3_features}).find("NaN or Inf"), std::string::npos);
 }
 
 }  // namespace
