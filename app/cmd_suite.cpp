@@ -134,6 +134,7 @@ void add_suite_commands(CLI::App& app) {
       return;
     }
     const auto env = read_launch_env();
+    validate_suite(suite, r->device, env.world_size);  // before the ranks meet: all stop on the same line
     SuiteRunRequest request;
     request.group = join_ranks(env);
     request.out = out;

@@ -30,6 +30,7 @@ void add_train_commands(CLI::App& app) {
     config.set_all(t->sets);
     TrainRequest request;
     request.plan = read_train_plan(config);  // every rank reads (and checks) the config before meeting
+    check_batch_splits(request.plan, env.world_size);
     if (env.distributed()) request.plan.device = device_for_rank(request.plan.device, env.local_rank);
     request.group = join_ranks(env);
     request.out = t->out;

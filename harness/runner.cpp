@@ -78,7 +78,9 @@ std::vector<TrainPlan> plan_suite_training(const Suite& suite, const std::string
   return plans;
 }
 
-void validate_suite(const Suite& suite, const std::string& device) { plan_suite_training(suite, device); }
+void validate_suite(const Suite& suite, const std::string& device, int64_t world_size) {
+  for (const auto& plan : plan_suite_training(suite, device)) check_batch_splits(plan, world_size);
+}
 
 std::set<std::string> prepare_suite_folder(const Suite& suite, const SuiteRunRequest& request) {
   const auto group_handle = request.group ? request.group : single_process();

@@ -30,7 +30,8 @@ struct SuiteRunRequest {
 // trains so that a mistake in a late stage fails first: InputError naming the stage's line and the
 // key. Checkpoints of earlier stages are named, not looked up; run_suite sets them when they exist.
 std::vector<TrainPlan> plan_suite_training(const Suite& suite, const std::string& device = "cpu");
-void validate_suite(const Suite& suite, const std::string& device = "cpu");  // plan_suite_training
+// plan_suite_training, and every stage's batch split over `world_size` ranks (check_batch_splits).
+void validate_suite(const Suite& suite, const std::string& device = "cpu", int64_t world_size = 1);
 
 // The output folder made ready for a run (the checks and effects of --resume and --force, the
 // suite record in its store, every rank in step); returns the stages the store already holds.

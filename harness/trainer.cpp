@@ -139,6 +139,12 @@ TensorMap draw_for_shard(const Method& method, const TrainingBatch& shard, const
 
 }  // namespace
 
+void check_batch_splits(const TrainPlan& plan, int64_t world_size) {
+  if (plan.batch % world_size != 0)
+    throw InputError("train.batch: " + std::to_string(plan.batch) + " images do not split evenly over " +
+                     std::to_string(world_size) + " ranks; choose a multiple of the world size");
+}
+
 TrainSummary train(TrainRequest request) {
   const TrainPlan& plan = request.plan;
   const auto& method = plan.method;
@@ -151,9 +157,7 @@ TrainSummary train(TrainRequest request) {
   const auto device = resolve_device(plan.device);
   const int64_t total_steps = plan.steps;
   const int64_t batch_size = plan.batch;  // the global batch, split evenly over the ranks
-  if (batch_size % world != 0)
-    throw InputError("train.batch: " + std::to_string(batch_size) + " images do not split evenly over " +
-                     std::to_string(world) + " ranks; choose a multiple of the world size");
+  check_batch_splits(plan, world);
   const int64_t shard = batch_size / world, shard_begin = rank * shard;
   const auto& precision = plan.precision;
   const int64_t checkpoint_every = plan.checkpoint_every;

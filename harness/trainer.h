@@ -51,4 +51,8 @@ struct TrainSummary {
 
 TrainSummary train(TrainRequest request);
 
+// InputError unless the plan's global batch splits evenly over `world_size` ranks. Every rank calls
+// it before the ranks meet, so all of them stop on the same line without a collective to race.
+void check_batch_splits(const TrainPlan& plan, int64_t world_size);
+
 }  // namespace cmbench

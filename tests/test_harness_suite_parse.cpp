@@ -223,6 +223,14 @@ TEST(SuiteParse, StageTrainerConfigsAreValidatedUpFront) {
   const auto r = test::run_cli({"run", dir.file("s.toml"), "--dry-run"});
   EXPECT_EQ(r.exit_code, 2) << r.out;
 
+  // On W ranks every stage's batch must split over them; checked before the ranks meet.
+  test::write_text(dir.file("valid.toml"), suite_text(kStages));
+  const auto batch = plan_suite_training(load_suite(dir.file("valid.toml"))).front().batch;
+  EXPECT_NO_THROW(validate_suite(load_suite(dir.file("valid.toml")), "cpu", 1));
+  EXPECT_NE(test::input_error_message([&] { validate_suite(load_suite(dir.file("valid.toml")), "cpu", batch + 1); })
+                .find("do not split evenly over " + std::to_string(batch + 1) + " ranks"),
+            std::string::npos);
+
   // The stage's trainer config is composed from the file's tables without text, so the trainer's
   // message names the suite file and the line of the key itself.
   const auto text = suite_text(kStages + late + "train = { lr_schedule = \"cosine\" }\n");
