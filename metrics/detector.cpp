@@ -11,6 +11,7 @@
 #include "core/device.h"
 #include "core/digest.h"
 #include "core/error.h"
+#include "metrics/named_weights.h"
 #include "core/torch_compat.h"
 
 namespace cmbench {
@@ -21,22 +22,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-bool parse_synthetic_seed(const std::string& weights, uint32_t& seed) {
-  const std::string prefix = "synthetic:";
-  if (weights.rfind(prefix, 0) != 0) return false;
-  const std::string digits = weights.substr(prefix.size());
-  if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) {
-    throw InputError(fmt::format("--weights {}: the seed must be an integer in [0, 2^32 - 1]", weights));
-  }
-  const unsigned long long value = std::stoull(digits);
-  if (value > 0xffffffffull) throw InputError(fmt::format("--weights {}: the seed must be below 2^32", weights));
-  seed = static_cast<uint32_t>(value);
-  return true;
-}
 
 std::string weights_checksum(const std::string& weights) {
   uint32_t seed;
-  if (parse_synthetic_seed(weights, seed)) return weights;
+  if (parse_synthetic_seed(weights, fmt::format("--weights {}", weights), seed)) return weights;
   return file_digest_hex(Digest::Kind::sha256, weights);
 }
 
@@ -153,7 +142,7 @@ std::string missing_weights_message() {
 FidInception load_native_inception(const std::string& weights) {
   FidInception net;
   uint32_t seed;
-  if (parse_synthetic_seed(weights, seed)) {
+  if (parse_synthetic_seed(weights, fmt::format("--weights {}", weights), seed)) {
     fill_synthetic_weights(net, seed);
   } else {
     require_file(weights);

@@ -29,19 +29,6 @@ torch::nn::LayerNorm layer_norm(int64_t dim) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6));
 }
 
-// "synthetic:SEED" -> true and the seed; false for anything else; InputError for a bad seed.
-bool parse_dinov2_synthetic_seed(const std::string& weights, uint32_t& seed) {
-  const std::string prefix = "synthetic:";
-  if (weights.rfind(prefix, 0) != 0) return false;
-  const std::string digits = weights.substr(prefix.size());
-  if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) {
-    throw InputError(fmt::format("DINOv2 weights {}: the seed must be an integer in [0, 2^32 - 1]", weights));
-  }
-  const unsigned long long value = std::stoull(digits);
-  if (value > 0xffffffffull) throw InputError(fmt::format("DINOv2 weights {}: the seed must be below 2^32", weights));
-  seed = static_cast<uint32_t>(value);
-  return true;
-}
 
 }  // namespace
 
@@ -255,7 +242,7 @@ Dinov2 load_dinov2(const std::string& weights, int64_t depth) {
   if (weights.empty()) throw InputError(dinov2_missing_weights_message());
   Dinov2 net(Dinov2Options().depth(depth));
   uint32_t seed;
-  if (parse_dinov2_synthetic_seed(weights, seed)) {
+  if (parse_synthetic_seed(weights, fmt::format("DINOv2 weights {}", weights), seed)) {
     fill_dinov2_synthetic_weights(net, seed);
   } else {
     if (!std::filesystem::is_regular_file(weights)) {

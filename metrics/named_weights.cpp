@@ -9,6 +9,19 @@
 
 namespace cmbench {
 
+bool parse_synthetic_seed(const std::string& weights, const std::string& label, uint32_t& seed) {
+  const std::string prefix = "synthetic:";
+  if (weights.rfind(prefix, 0) != 0) return false;
+  const std::string digits = weights.substr(prefix.size());
+  if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos) {
+    throw InputError(fmt::format("{}: the seed must be an integer in [0, 2^32 - 1]", label));
+  }
+  const unsigned long long value = std::stoull(digits);
+  if (value > 0xffffffffull) throw InputError(fmt::format("{}: the seed must be below 2^32", label));
+  seed = static_cast<uint32_t>(value);
+  return true;
+}
+
 void copy_named_weights(const std::map<std::string, torch::Tensor>& given,
                         const std::vector<std::pair<std::string, torch::Tensor>>& targets, const NamedWeightsCheck& check) {
   torch::NoGradGuard no_grad;

@@ -3,6 +3,7 @@
 // be given. One InputError line names the source and the tensor at fault.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -18,6 +19,10 @@ struct NamedWeightsCheck {
   std::string missing_hint;  // after "lack tensor 'X'": which names are expected, "(pytorch-fid names expected)"
   std::string network;       // "unexpected tensor 'X' (not part of NETWORK)"
 };
+
+// "synthetic:SEED" -> true and the seed; false for any other weights spec. InputError starting with
+// `label` (e.g. "--weights synthetic:x") when SEED is not an integer in [0, 2^32 - 1].
+bool parse_synthetic_seed(const std::string& weights, const std::string& label, uint32_t& seed);
 
 void copy_named_weights(const std::map<std::string, torch::Tensor>& given,
                         const std::vector<std::pair<std::string, torch::Tensor>>& targets, const NamedWeightsCheck& check);

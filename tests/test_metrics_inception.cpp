@@ -16,6 +16,7 @@
 #include "core/npy_torch.h"
 #include "metrics/detector.h"
 #include "metrics/inception.h"
+#include "metrics/named_weights.h"
 #include "metrics/preprocess.h"
 #include "metrics/selftest_inception.h"
 #include "test_util.h"
@@ -235,6 +236,21 @@ TEST(InceptionWeights, TorchScriptDetector) {
   EXPECT_TRUE(torch::allclose(out.logits_unbiased, torch::matmul(want, weight.t()), 1e-5, 1e-3));
   EXPECT_THROW(make_detector(DetectorOptions().weights(path).mode("tf")), InputError);
   EXPECT_THROW(make_detector(DetectorOptions().weights(path).detector("native")), InputError);
+}
+
+// The synthetic:SEED spec of the Inception and DINOv2 weights: a seed in [0, 2^32 - 1], else one line
+// starting with the caller's label.
+TEST(InceptionWeights, SyntheticSeedSpecIsChecked) {
+  uint32_t seed = 0;
+  EXPECT_TRUE(parse_synthetic_seed("synthetic:4294967295", "w", seed));
+  EXPECT_EQ(seed, 4294967295u);
+  EXPECT_FALSE(parse_synthetic_seed("weights.npz", "w", seed));
+  for (const char* bad : {"synthetic:", "synthetic:-1", "synthetic:1x", "synthetic:12345678901"}) {
+    const auto message = test::input_error_message([&] { parse_synthetic_seed(bad, "--weights here", seed); });
+    EXPECT_EQ(message.rfind("--weights here: the seed must be an integer", 0), 0u) << bad << ": " << message;
+  }
+  EXPECT_EQ(test::input_error_message([&] { parse_synthetic_seed("synthetic:4294967296", "w", seed); }),
+            "w: the seed must be below 2^32");
 }
 
 }  // namespace
