@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -158,12 +161,116 @@ TEST(Swd, MatchesNumpyReference) {
   EXPECT_NEAR(r.average, 78.8015841059486, 1e-4 * 78.8);
 }
 
+// The whole-set computation sliced_wasserstein replaced (every descriptor of both sets, every
+// projection of a repeat, one torch sort), kept as the reference the batched one must reproduce.
+namespace whole_set {
+
+torch::Tensor gather_descriptors(const torch::Tensor& level, const torch::Tensor& xs, const torch::Tensor& ys,
+                                 int64_t nhood, int64_t per_image) {
+  const int64_t c = level.size(1), h = level.size(2), w = level.size(3);
+  const int64_t half = nhood / 2;
+  const auto offsets = torch::arange(-half, half + 1, torch::kInt64);
+  const auto rows = xs.size(0);
+  const auto image = torch::arange(rows, torch::kInt64).div(per_image, "floor");
+  const auto chan = torch::arange(c, torch::kInt64).view({1, c, 1, 1});
+  const auto y = ys.view({rows, 1, 1, 1}) + offsets.view({1, 1, nhood, 1});
+  const auto x = xs.view({rows, 1, 1, 1}) + offsets.view({1, 1, 1, nhood});
+  const auto index = ((image.view({rows, 1, 1, 1}) * c + chan) * h + y) * w + x;
+  return level.contiguous().view(-1).index_select(0, index.view(-1)).view({rows, c * nhood * nhood});
+}
+
+torch::Tensor normalize_descriptors(const torch::Tensor& desc, int64_t channels) {
+  auto d = desc.view({desc.size(0), channels, -1}).to(torch::kFloat64);
+  const std::vector<int64_t> dims{0, 2};
+  const auto mean = d.mean(dims, /*keepdim=*/true);
+  auto std = (d - mean).square().mean(dims, /*keepdim=*/true).sqrt();
+  std = torch::where(std > 0, std, torch::ones_like(std));
+  return ((d - mean) / std).view({desc.size(0), -1}).to(torch::kFloat32);
+}
+
+std::vector<double> sliced_wasserstein_levels(const torch::Tensor& images_a, const torch::Tensor& images_b,
+                                              const SwdOptions& options) {
+  const int64_t size = images_a.size(1);
+  const int64_t n = std::min(images_a.size(0), images_b.size(0));
+  std::vector<int64_t> resolutions;
+  for (int64_t s = size; s >= options.min_resolution(); s /= 2) resolutions.push_back(s);
+  const auto num_levels = static_cast<int64_t>(resolutions.size());
+  auto to_float = [&](const torch::Tensor& x) { return x.slice(0, 0, n).permute({0, 3, 1, 2}).to(torch::kFloat32).contiguous(); };
+  const auto pyramid_a = laplacian_pyramid(to_float(images_a), num_levels);
+  const auto pyramid_b = laplacian_pyramid(to_float(images_b), num_levels);
+  NumpyRandomState rng(static_cast<uint32_t>(options.seed()));
+  const int64_t half = options.nhood_size() / 2;
+  const int64_t rows = n * options.nhoods_per_image();
+  std::vector<double> levels;
+  for (int64_t level = 0; level < num_levels; ++level) {
+    const int64_t s = resolutions[static_cast<size_t>(level)];
+    std::vector<int64_t> xs(static_cast<size_t>(rows)), ys(static_cast<size_t>(rows));
+    for (auto& v : xs) v = rng.randint(half, s - half);
+    for (auto& v : ys) v = rng.randint(half, s - half);
+    const auto xt = torch::tensor(xs, torch::kInt64), yt = torch::tensor(ys, torch::kInt64);
+    const auto desc_a = normalize_descriptors(
+        gather_descriptors(pyramid_a[level], xt, yt, options.nhood_size(), options.nhoods_per_image()), 3);
+    const auto desc_b = normalize_descriptors(
+        gather_descriptors(pyramid_b[level], xt, yt, options.nhood_size(), options.nhoods_per_image()), 3);
+    const int64_t dims = desc_a.size(1);
+    double total = 0.0;
+    for (int64_t repeat = 0; repeat < options.dir_repeats(); ++repeat) {
+      std::vector<double> values(static_cast<size_t>(dims * options.dirs_per_repeat()));
+      for (auto& v : values) v = rng.gauss();
+      auto dirs = torch::tensor(values, torch::kFloat64).view({dims, options.dirs_per_repeat()});
+      dirs = (dirs / dirs.square().sum(0, true).sqrt()).to(torch::kFloat32);
+      const auto proj_a = std::get<0>(torch::matmul(desc_a, dirs).sort(0));
+      const auto proj_b = std::get<0>(torch::matmul(desc_b, dirs).sort(0));
+      total += (proj_a - proj_b).abs().to(torch::kFloat64).mean().item<double>();
+    }
+    levels.push_back(total / static_cast<double>(options.dir_repeats()) * 1e3);
+  }
+  return levels;
+}
+
+}  // namespace whole_set
+
+void expect_matches_whole_set(const torch::Tensor& a, const torch::Tensor& b, const SwdOptions& options) {
+  const auto expected = whole_set::sliced_wasserstein_levels(a, b, options);
+  const auto r = sliced_wasserstein(a, b, options);
+  ASSERT_EQ(r.levels.size(), expected.size());
+  for (size_t l = 0; l < expected.size(); ++l) {
+    EXPECT_LE(std::abs(r.levels[l] - expected[l]), 1e-5 * expected[l]) << "level " << l << ": " << r.levels[l]
+                                                                         << " vs " << expected[l];
+  }
+}
+
+// Several image batches (the last one short) and direction chunks (not dividing a repeat, so
+// chunks straddle repeats), for sets that differ by a little noise and by a lot.
+TEST(Swd, BatchedMatchesWholeSetComputation) {
+  const auto a = smooth_images(256, 32, 14);
+  expect_matches_whole_set(a, add_noise(a, 8.0, 15), SwdOptions().image_batch(37).direction_chunk(12).seed(3));
+  // Unrelated sets with the default batches (one here), and 64x64 with its three levels; fewer
+  // directions keep the whole-set computation's sorts short.
+  const auto few_directions = SwdOptions().dir_repeats(3).dirs_per_repeat(20);
+  expect_matches_whole_set(a.slice(0, 0, 96), smooth_images(96, 32, 16), few_directions);
+  const auto big = smooth_images(32, 64, 17);
+  expect_matches_whole_set(big, add_noise(big, 8.0, 18), SwdOptions(few_directions).image_batch(10).direction_chunk(7));
+}
+
+TEST(Swd, BatchSettingsDoNotChangeTheResult) {
+  const auto a = smooth_images(40, 32, 20), b = smooth_images(40, 32, 21);
+  const auto base = sliced_wasserstein(a, b);
+  for (const auto& options : {SwdOptions().image_batch(1).direction_chunk(1), SwdOptions().image_batch(7).direction_chunk(512),
+                              SwdOptions().image_batch(1000).direction_chunk(100000)}) {
+    const auto r = sliced_wasserstein(a, b, options);
+    for (size_t l = 0; l < base.levels.size(); ++l) EXPECT_NEAR(r.levels[l], base.levels[l], 1e-6 * base.levels[l]) << l;
+  }
+}
+
 TEST(Swd, BadInputs) {
   const auto a = smooth_images(4, 32, 12);
   EXPECT_THROW(sliced_wasserstein(a, smooth_images(4, 64, 12)), InputError);
   const auto cropped = a.slice(1, 0, 24).slice(2, 0, 24).contiguous();
   EXPECT_THROW(sliced_wasserstein(cropped, cropped), InputError);
   EXPECT_THROW(sliced_wasserstein(a.to(torch::kFloat32), a), InputError);
+  EXPECT_THROW(sliced_wasserstein(a, a, SwdOptions().image_batch(0)), InputError);
+  EXPECT_THROW(sliced_wasserstein(a, a, SwdOptions().direction_chunk(0)), InputError);
   // Unequal counts use the first min(nA, nB) of each.
   const auto r = sliced_wasserstein(a, torch::cat({a, smooth_images(2, 32, 13)}));
   EXPECT_EQ(r.average, 0.0);
