@@ -1,8 +1,9 @@
 // `cmbench compare`: the regression gate. Runs are matched by suite, stage and NFE (the latest run
-// of each stage in each store); each metric's value (combined over seed sets) is compared under
-// its policy: direction and tolerance from the current store, unless a suite file or --rtol
-// overrides them. A change for the worse beyond atol + rtol*|baseline|, a NaN, or a baseline row
-// that the current store lacks fails the gate.
+// of each stage in each store); each metric's value (combined over seed sets as each store's policy
+// says; every row names that aggregate and its count) is compared under its policy: direction and
+// tolerance from the current store, unless a suite file or --rtol overrides them. A change for the
+// worse beyond atol + rtol*|baseline|, a NaN, or a baseline row that the current store lacks fails
+// the gate.
 #pragma once
 
 #include <optional>
@@ -21,6 +22,12 @@ struct CompareOptions {
   std::string metric;                  // --metric: only this metric
 };
 
+// How one side's value combines its seed sets, e.g. {"min", 3}; {"", 0} for a side without the row.
+struct SeedSetAggregate {
+  std::string aggregate;  // "mean", "min" or "max"
+  int64_t seed_sets = 0;
+};
+
 struct ComparisonRow {
   std::string suite, stage, metric;
   int64_t nfe = 0;
@@ -28,6 +35,11 @@ struct ComparisonRow {
   std::string direction;
   double rtol = 0, atol = 0;
   std::string status;  // "same", "better", "within", "worse", "missing" (absent from current), "new"
+  SeedSetAggregate baseline_aggregate, current_aggregate;
+  // The current side's, else (a missing row) the baseline's.
+  const SeedSetAggregate& aggregate() const {
+    return current_aggregate.seed_sets > 0 ? current_aggregate : baseline_aggregate;
+  }
 };
 
 struct Comparison {

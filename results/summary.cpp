@@ -22,6 +22,24 @@ double aggregate_values(const std::vector<double>& values, const std::string& ho
   throw InputError(fmt::format("unknown aggregation '{}' (known: mean, min, max)", how));
 }
 
+MetricValue combine_seed_sets(const std::vector<double>& values, const std::string& aggregate) {
+  MetricValue out;
+  out.value = aggregate_values(values, aggregate);
+  out.aggregate = aggregate;
+  out.seed_sets = static_cast<int64_t>(values.size());
+  out.min = aggregate_values(values, "min");
+  out.max = aggregate_values(values, "max");
+  out.mean = aggregate_values(values, "mean");
+  double squares = 0;
+  for (double v : values) squares += (v - out.mean) * (v - out.mean);
+  out.stddev = values.size() > 1 ? std::sqrt(squares / static_cast<double>(values.size() - 1)) : std::nan("");
+  return out;
+}
+
+double best_value(const MetricValue& value, const std::string& direction) {
+  return direction == "higher" ? value.max : value.min;
+}
+
 namespace {
 
 StageResult summarize(const RunRecord& run, const SuiteRecord* suite) {
@@ -38,7 +56,9 @@ StageResult summarize(const RunRecord& run, const SuiteRecord* suite) {
   }
   for (const auto& [key, list] : values) {
     const auto policy = policy_for(suite, key.second);
-    result.metrics[key] = {aggregate_values(list, policy.aggregate), static_cast<int64_t>(list.size()), samples[key]};
+    MetricValue value = combine_seed_sets(list, policy.aggregate);
+    value.num_samples = samples[key];
+    result.metrics[key] = value;
   }
   return result;
 }

@@ -12,10 +12,15 @@
 
 namespace cmbench::results {
 
+// One metric at one NFE over its seed sets. A NaN among the seed sets makes every statistic NaN:
+// a failed evaluation must not hide behind a good seed set.
 struct MetricValue {
-  double value = 0;       // aggregated over seed sets
+  double value = 0;       // combined over seed sets by the policy's `aggregate`
   int64_t seed_sets = 0;  // how many values were combined
   int64_t num_samples = 0;
+  std::string aggregate;  // how `value` was combined: "mean", "min" or "max"
+  double min = 0, max = 0, mean = 0;
+  double stddev = 0;  // sample standard deviation (ddof 1); NaN with one seed set
 };
 
 struct StageResult {
@@ -33,6 +38,13 @@ std::vector<StageResult> stage_results(const std::vector<StoreContents>& stores,
 
 // Combines values as "mean", "min" or "max"; InputError for another name.
 double aggregate_values(const std::vector<double>& values, const std::string& how);
+
+// The seed sets' values of one metric: `aggregate` as aggregate_values, and their statistics
+// (num_samples is left 0).
+MetricValue combine_seed_sets(const std::vector<double>& values, const std::string& aggregate);
+
+// The best seed set's value: the min where lower is better, the max where higher is.
+double best_value(const MetricValue& value, const std::string& direction);
 
 // Canonical metric order: fid, is_mean, is_std, swd, then the rest alphabetically.
 std::vector<std::string> ordered_metrics(const std::vector<StageResult>& results);

@@ -1,7 +1,9 @@
-// `cmbench table`: rows = stage method x NFE; columns = our metrics (combined over seed sets as
-// configured), the published number and the difference, network parameters, training images seen,
-// wall time and device; below, the published reference rows with their citation. Output depends
-// only on the stores' contents, so regenerating gives identical bytes.
+// `cmbench table`: rows = stage method x NFE; columns = our metrics, the published number and the
+// difference (ours combined over seed sets as configured), network parameters, training images
+// seen, wall time and device; below, the published reference rows with their citation. A metric
+// over several seed sets shows the best seed set and mean ± std (sample std) with their count; the
+// CSV gives it as NAME (as configured), NAME_min, NAME_max, NAME_mean, NAME_std, NAME_seed_sets.
+// Output depends only on the stores' contents, so regenerating gives identical bytes.
 #pragma once
 
 #include <string>

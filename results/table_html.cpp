@@ -25,12 +25,13 @@ std::string html_escape(const std::string& s) {
 }
 
 void html_table(std::string& out, const SimpleTable& t) {
+  const auto shown = shown_columns(t, Audience::people);
   out += "<table>\n<thead><tr>";
-  for (const auto& h : t.header) out += "<th>" + html_escape(h) + "</th>";
+  for (size_t c : shown) out += "<th>" + html_escape(t.columns[c].title) + "</th>";
   out += "</tr></thead>\n<tbody>\n";
   for (const auto& row : t.rows) {
     out += "<tr>";
-    for (const auto& cell : row) out += (cell.numeric ? "<td class=\"n\">" : "<td>") + html_escape(cell.text) + "</td>";
+    for (size_t c : shown) out += (row[c].numeric ? "<td class=\"n\">" : "<td>") + html_escape(row[c].text) + "</td>";
     out += "</tr>\n";
   }
   out += "</tbody>\n</table>\n";
@@ -49,6 +50,7 @@ std::string render_html(const TableModel& model, const TableInput& input) {
          ".grids img{image-rendering:pixelated;width:256px;margin-right:1em;}\n</style>\n</head>\n<body>\n";
   out += "<h1>" + html_escape(title) + "</h1>\n<h2>Results</h2>\n";
   html_table(out, model.results);
+  if (!model.seed_set_note.empty()) out += "<p>" + html_escape(model.seed_set_note) + "</p>\n";
   for (const auto& note : model.notes) out += "<p>" + html_escape(note) + "</p>\n";
   if (!model.references.rows.empty()) {
     out += "<h2>Published reference numbers</h2>\n";

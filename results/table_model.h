@@ -16,16 +16,31 @@ struct Cell {
   bool numeric = false;
 };
 
-struct SimpleTable {
-  std::vector<std::string> header;      // display names
-  std::vector<std::string> raw_header;  // CSV names
-  std::vector<std::vector<Cell>> rows;
+// Who reads a column: a metric over several seed sets is two columns for people (best, mean ± std)
+// and one column per statistic for machines.
+enum class Audience { everyone, people, machines };
+
+struct Column {
+  std::string title;     // display name
+  std::string raw_name;  // CSV name
+  Audience audience = Audience::everyone;
+  bool for_people() const { return audience != Audience::machines; }
+  bool for_machines() const { return audience != Audience::people; }
 };
+
+struct SimpleTable {
+  std::vector<Column> columns;
+  std::vector<std::vector<Cell>> rows;  // one cell per column
+};
+
+// The indices of the columns `table` shows to `reader` (people: markdown, LaTeX, HTML; machines: CSV).
+std::vector<size_t> shown_columns(const SimpleTable& table, Audience reader);
 
 struct TableModel {
   SimpleTable results;
   SimpleTable references;
   std::vector<StageResult> stages;  // for the HTML sections (curves, grids)
+  std::string seed_set_note;        // how values over several seed sets are shown; "" with one seed set
   std::vector<std::string> notes;
 };
 

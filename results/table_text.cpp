@@ -1,5 +1,6 @@
 // Markdown, CSV and LaTeX (booktabs) renderings of a table model.
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -19,17 +20,18 @@ std::string markdown_escape(const std::string& s) {
 }
 
 void markdown_table(std::string& out, const SimpleTable& t) {
+  const auto shown = shown_columns(t, Audience::people);
   out += "|";
-  for (const auto& h : t.header) out += fmt::format(" {} |", markdown_escape(h));
+  for (size_t c : shown) out += fmt::format(" {} |", markdown_escape(t.columns[c].title));
   out += "\n|";
-  for (size_t c = 0; c < t.header.size(); ++c) {
+  for (size_t c : shown) {
     const bool numeric = !t.rows.empty() && t.rows.front()[c].numeric;
     out += numeric ? "---:|" : "---|";
   }
   out += "\n";
   for (const auto& row : t.rows) {
     out += "|";
-    for (const auto& cell : row) out += fmt::format(" {} |", markdown_escape(cell.text));
+    for (size_t c : shown) out += fmt::format(" {} |", markdown_escape(row[c].text));
     out += "\n";
   }
 }
@@ -45,8 +47,15 @@ std::string csv_field(const std::string& s) {
 }
 
 std::string latex_escape(const std::string& s) {
+  static const std::string plus_minus = "±";
   std::string out;
-  for (char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s.compare(i, plus_minus.size(), plus_minus) == 0) {
+      out += "$\\pm$";
+      i += plus_minus.size() - 1;
+      continue;
+    }
+    const char c = s[i];
     switch (c) {
       case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += '\\'; out += c; break;
       case '~': out += "\\textasciitilde{}"; break;
@@ -59,14 +68,15 @@ std::string latex_escape(const std::string& s) {
 }
 
 void latex_table(std::string& out, const SimpleTable& t, const std::string& caption) {
+  const auto shown = shown_columns(t, Audience::people);
   std::string spec;
-  for (size_t c = 0; c < t.header.size(); ++c) spec += (!t.rows.empty() && t.rows.front()[c].numeric) ? "r" : "l";
+  for (size_t c : shown) spec += (!t.rows.empty() && t.rows.front()[c].numeric) ? "r" : "l";
   out += "\\begin{table}[t]\n\\centering\n\\caption{" + latex_escape(caption) + "}\n";
   out += "\\begin{tabular}{" + spec + "}\n\\toprule\n";
-  for (size_t c = 0; c < t.header.size(); ++c) out += (c ? " & " : "") + latex_escape(t.header[c]);
+  for (size_t i = 0; i < shown.size(); ++i) out += (i ? " & " : "") + latex_escape(t.columns[shown[i]].title);
   out += " \\\\\n\\midrule\n";
   for (const auto& row : t.rows) {
-    for (size_t c = 0; c < row.size(); ++c) out += (c ? " & " : "") + latex_escape(row[c].text);
+    for (size_t i = 0; i < shown.size(); ++i) out += (i ? " & " : "") + latex_escape(row[shown[i]].text);
     out += " \\\\\n";
   }
   out += "\\bottomrule\n\\end{tabular}\n\\end{table}\n";
@@ -77,6 +87,7 @@ void latex_table(std::string& out, const SimpleTable& t, const std::string& capt
 std::string render_markdown(const TableModel& model) {
   std::string out;
   markdown_table(out, model.results);
+  if (!model.seed_set_note.empty()) out += "\n" + model.seed_set_note + "\n";
   for (const auto& note : model.notes) out += "\n" + note + "\n";
   if (!model.references.rows.empty()) {
     out += "\nPublished reference numbers:\n\n";
@@ -88,15 +99,16 @@ std::string render_markdown(const TableModel& model) {
 std::string render_csv(const TableModel& model) {
   std::string out;
   const auto& t = model.results;
-  for (size_t c = 0; c < t.raw_header.size(); ++c) {
-    if (c) out += ',';
-    out += csv_field(t.raw_header[c]);
+  const auto shown = shown_columns(t, Audience::machines);
+  for (size_t i = 0; i < shown.size(); ++i) {
+    if (i) out += ',';
+    out += csv_field(t.columns[shown[i]].raw_name);
   }
   out += "\n";
   for (const auto& row : t.rows) {
-    for (size_t c = 0; c < row.size(); ++c) {
-      if (c) out += ',';
-      out += csv_field(row[c].raw);
+    for (size_t i = 0; i < shown.size(); ++i) {
+      if (i) out += ',';
+      out += csv_field(row[shown[i]].raw);
     }
     out += "\n";
   }
@@ -105,7 +117,9 @@ std::string render_csv(const TableModel& model) {
 
 std::string render_latex(const TableModel& model) {
   std::string out = "% requires \\usepackage{booktabs}\n";
-  latex_table(out, model.results, "Our results (metrics combined over seed sets) beside the published numbers.");
+  std::string caption = "Our results (metrics combined over seed sets) beside the published numbers.";
+  if (!model.seed_set_note.empty()) caption += " " + model.seed_set_note;
+  latex_table(out, model.results, caption);
   for (const auto& note : model.notes) out += "% " + note + "\n";
   if (!model.references.rows.empty()) {
     out += "\n";
