@@ -12,6 +12,7 @@
 #include "methods/sampler.h"
 #include "metrics/features.h"
 #include "metrics/image_set_features.h"
+#include "metrics/protocol.h"
 #include "metrics/registry.h"
 #include "results/grid.h"
 
@@ -53,8 +54,20 @@ void SuiteReferences::load_detector() {
   detector_loaded_ = true;
   std::set<Feature> all;
   for (const auto& m : metrics_) all.merge(m->features());
-  if (needs_detector(all))
-    detector_ = make_detector(DetectorOptions().weights(suite_.evaluation.weights).device(detector_device_));
+  const auto& e = suite_.evaluation;
+  if (needs_detector(all)) detector_ = make_detector(DetectorOptions().weights(e.weights).device(detector_device_));
+  if (needs_dinov2(all)) {
+    dinov2_ = make_dinov2_detector(Dinov2DetectorOptions().weights(e.dinov2_weights).device(detector_device_));
+  }
+  if (needs_vgg16(all)) vgg16_ = make_vgg16_detector(Vgg16DetectorOptions().weights(e.vgg16).device(detector_device_));
+  networks_ = {detector_.get(), dinov2_.get(), vgg16_.get()};
+}
+
+MetricSettings SuiteReferences::settings() const {
+  MetricSettings settings;
+  settings.allow_protocol_mismatch = suite_.evaluation.allow_protocol_mismatch;
+  settings.is_shuffle_seed = suite_.evaluation.is_shuffle_seed;
+  return settings;
 }
 
 void SuiteReferences::prepare(ProcessGroup* group) { load(group); }
@@ -68,21 +81,32 @@ void SuiteReferences::load(ProcessGroup* group) {
   for (const auto& m : metrics_) {
     if (m->image_sets() == 2) (m->equal_set_sizes() ? subset : full).merge(m->features());
   }
-  if (full.count(Feature::pool3_statistics) && !e.reference_statistics.empty()) {
-    full_ = statistics_file_features(e.reference_statistics, {Feature::pool3_statistics});
-    full.erase(Feature::pool3_statistics);
+  if (!e.reference_statistics.empty()) {
+    // The statistics the file holds come from it (FID's always; sFID's and FD_DINOv2's when present).
+    std::set<Feature> from_file;
+    for (const auto& k : statistics_keys()) {
+      if (full.count(k.feature) && (k.feature == Feature::pool3_statistics ||
+                                    statistics_file_holds(e.reference_statistics, {k.feature}))) {
+        from_file.insert(k.feature);
+      }
+    }
+    if (!from_file.empty()) full_ = statistics_file_features(e.reference_statistics, from_file);
+    for (const auto feature : from_file) full.erase(feature);
+    if (!full.empty() && e.reference_images.empty()) {
+      statistics_file_features(e.reference_statistics, full);  // says which statistics the file lacks
+    }
   }
   const auto from_images = [&](const std::set<Feature>& features, int64_t num) {
     const auto source = open_image_source(e.reference_images);
-    return image_set_features(*source, select_indices(*source, num, 0), features, detector_.get(), e.batch, group);
+    return image_set_features(*source, select_indices(*source, num, 0), features, networks_, e.batch, group);
   };
   if (!full.empty()) full_.merge(from_images(full, 0));
   if (!subset.empty()) subset_ = from_images(subset, e.num_samples);
 }
 
-InceptionDetector* SuiteReferences::detector() {
+const FeatureNetworks& SuiteReferences::networks() {
   load_detector();
-  return detector_.get();
+  return networks_;
 }
 
 const ImageSetFeatures& SuiteReferences::reference_for(const Metric& metric) {
@@ -90,9 +114,15 @@ const ImageSetFeatures& SuiteReferences::reference_for(const Metric& metric) {
   return metric.equal_set_sizes() ? subset_ : full_;
 }
 
-std::string SuiteReferences::detector_description() {
+std::string SuiteReferences::detector_description(const Metric& metric) {
   load();
-  return detector_ ? detector_->describe().dump() : "";
+  const auto features = metric.features();
+  nlohmann::json described = nlohmann::json::array();
+  if (needs_detector(features) && detector_) described.push_back(detector_->describe());
+  if (needs_dinov2(features) && dinov2_) described.push_back(dinov2_->describe());
+  if (needs_vgg16(features) && vgg16_) described.push_back(vgg16_->describe());
+  if (described.empty()) return "";
+  return described.size() == 1 ? described[0].dump() : described.dump();
 }
 
 StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, SuiteReferences& references,
@@ -124,18 +154,31 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, Suit
       sample(request);
       const auto generated = open_image_source(request.out);
       const auto features = image_set_features(*generated, select_indices(*generated, 0, 0), generated_features,
-                                               references.detector(), e.batch, group.get());
+                                               references.networks(), e.batch, group.get());
       references.prepare(group.get());
       if (group && !group->is_root()) continue;  // rank 0 computes the values and grids
       for (const auto* metric : metrics) {
         const bool paired = metric->image_sets() == 2;
         const auto* reference = paired ? &references.reference_for(*metric) : nullptr;
-        const auto values = metric->compute(features, reference, MetricSettings());
+        const auto values = evaluate_metric(*metric, features, reference, references.settings());
         const auto reference_used = paired ? reference_label(*metric, *reference) : "";
-        const auto detector_used = needs_detector(metric->features()) ? references.detector_description() : "";
+        const auto detector_used = references.detector_description(*metric);
+        const auto text = [&](const char* key) {
+          return values.details.contains(key) ? values.details[key].get<std::string>() : std::string();
+        };
+        std::string mismatch;
+        if (values.details.contains("protocol_mismatch")) {
+          for (const auto& m : values.details["protocol_mismatch"]) mismatch += (mismatch.empty() ? "" : "; ") + m.get<std::string>();
+          spdlog::warn("{}: {} compares features of different protocols ({}), as allow_protocol_mismatch permits",
+                       stage.name, metric->outputs().front().name, mismatch);
+        }
         for (const auto& output : metric->outputs()) {
-          out.rows.push_back({step, nfe, output.name, values.values.at(output.name), request.num, seeds, reference_used,
-                              detector_used});
+          results::EvaluationRow row{step, nfe, output.name, values.values.at(output.name), request.num, seeds,
+                                     reference_used, detector_used};
+          row.detector_sha256 = text("detector_sha256");
+          row.reference_sha256 = text("reference_sha256");
+          row.protocol_mismatch = mismatch;
+          out.rows.push_back(std::move(row));
         }
       }
       if (set == 0 && e.grid) {

@@ -10,7 +10,10 @@
 #include "harness/run_folder.h"
 #include "harness/suite.h"
 #include "metrics/detector.h"
+#include "metrics/dinov2_detector.h"
+#include "metrics/image_set_features.h"
 #include "metrics/metric.h"
+#include "metrics/vgg16_detector.h"
 #include "results/records.h"
 
 namespace cmbench {
@@ -21,7 +24,8 @@ struct StageEvaluation {
 };
 
 // The suite's metrics and what they compare against, loaded once per suite run on first use (a
-// run whose stages are all complete loads nothing): the detector, and the reference features, both
+// run whose stages are all complete loads nothing): the feature networks (Inception, DINOv2, VGG16,
+// each only when a metric needs it), and the reference features, both
 // the full reference (FID statistics) and its EDM subset of num_samples images (SWD compares sets
 // of equal size). The detector runs on `detector_device` ("auto": CUDA when available; a rank's
 // "cuda:N" in a multi-process run).
@@ -29,9 +33,10 @@ class SuiteReferences {
  public:
   explicit SuiteReferences(const Suite& suite, std::string detector_device = "auto");
   const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
-  InceptionDetector* detector();                                // null when no metric needs one; loads nothing else
+  const FeatureNetworks& networks();                            // the ones no metric needs are null; loads nothing else
   const ImageSetFeatures& reference_for(const Metric& metric);  // the metric's reference set
-  std::string detector_description();                           // "" without a detector
+  std::string detector_description(const Metric& metric);       // its networks' describe(), "" without one
+  MetricSettings settings() const;                              // the suite's metric settings
   // Loads the reference features now, their Inception batches shared out over `group`'s ranks
   // (extract_features); every rank calls it at the same point. Later calls do nothing.
   void prepare(ProcessGroup* group);
@@ -45,6 +50,9 @@ class SuiteReferences {
   std::vector<std::unique_ptr<Metric>> metrics_;
   bool loaded_ = false;
   std::unique_ptr<InceptionDetector> detector_;
+  std::unique_ptr<Dinov2Detector> dinov2_;
+  std::unique_ptr<Vgg16Detector> vgg16_;
+  FeatureNetworks networks_;
   ImageSetFeatures full_, subset_;
 };
 

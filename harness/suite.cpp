@@ -13,6 +13,7 @@
 #include "harness/sample.h"
 #include "methods/sampler.h"
 #include "metrics/image_set_features.h"
+#include "metrics/vgg16_detector.h"
 #include "metrics/registry.h"
 
 namespace cmbench {
@@ -175,7 +176,8 @@ std::vector<SuiteStage> order_stages(std::vector<SuiteStage> stages) {
 }
 
 SuiteEvaluation parse_evaluation(const Reader& r) {
-  r.only({"nfe", "sigmas", "num_samples", "seed_sets", "batch", "grid", "reference"});
+  r.only({"nfe", "sigmas", "num_samples", "seed_sets", "batch", "grid", "reference", "allow_protocol_mismatch",
+          "is_shuffle_seed"});
   SuiteEvaluation e;
   e.nfe = r.integers("nfe");
   check_nfe(e.nfe, r.at("nfe"));
@@ -215,12 +217,22 @@ SuiteEvaluation parse_evaluation(const Reader& r) {
   if (e.seed_sets.empty()) throw InputError(fmt::format("{}: seed_sets is empty", r.at("seed_sets")));
   e.batch = r.has("batch") ? r.positive("batch") : e.batch;
   e.grid = r.boolean_or("grid", true);
+  e.allow_protocol_mismatch = r.boolean_or("allow_protocol_mismatch", false);
+  if (r.has("is_shuffle_seed")) {
+    const auto seed = r.integer("is_shuffle_seed");
+    if (seed < 0 || seed > 0xffffffffLL) {
+      throw InputError(fmt::format("{}: is_shuffle_seed must be in [0, 2^32 - 1]", r.at("is_shuffle_seed")));
+    }
+    e.is_shuffle_seed = static_cast<uint32_t>(seed);
+  }
   if (r.has("reference")) {
     const auto ref = r.table("reference");
-    ref.only({"images", "statistics", "weights"});
+    ref.only({"images", "statistics", "weights", "dinov2_weights", "vgg16"});
     e.reference_images = ref.text_or("images", "");
     e.reference_statistics = ref.text_or("statistics", "");
     e.weights = ref.text_or("weights", "");
+    e.dinov2_weights = ref.text_or("dinov2_weights", "");
+    e.vgg16 = ref.text_or("vgg16", "");
   }
   return e;
 }
@@ -235,9 +247,19 @@ void check_reference(const Metric& metric, const std::string& name, const SuiteE
   if (needs_detector(features) && e.weights.empty()) {
     throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] weights", at, name));
   }
+  if (needs_dinov2(features) && e.dinov2_weights.empty()) {
+    throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] dinov2_weights ({})", at, name,
+                                 dinov2_missing_weights_message()));
+  }
+  if (needs_vgg16(features) && e.vgg16.empty()) {
+    throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] vgg16 ({})", at, name,
+                                 missing_vgg16_message()));
+  }
   if (metric.image_sets() < 2) return;
   for (const auto feature : features) {
-    const bool from_statistics = feature == Feature::pool3_statistics && !metric.equal_set_sizes();
+    const bool statistics_feature = feature == Feature::pool3_statistics || feature == Feature::spatial_statistics ||
+                                    feature == Feature::dinov2_statistics;
+    const bool from_statistics = statistics_feature && !metric.equal_set_sizes();
     if (from_statistics && e.reference_statistics.empty() && e.reference_images.empty()) {
       throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] statistics or images", at, name));
     }

@@ -10,11 +10,16 @@
 //                        [stages.NAME.net] a network of its own (replaces [net]);
 //                        [stages.NAME.ema.ID] EMA profiles of its own (replace [ema])
 //   [evaluation]         nfe = [1, 2]; num_samples; seed_sets = ["0-255", ...]; batch; grid;
+//                        allow_protocol_mismatch (false); is_shuffle_seed (absent: IS in sample
+//                        order as StyleGAN, ECT and guided-diffusion; 2020: torch-fidelity's);
 //                        [evaluation.sigmas] NFE = [sigma_mid...]; EDM stages sample with Heun
 //                        at odd NFE = 2N - 1 (N grid points);
 //                        [evaluation.reference] images (SWD, and FID statistics computed from this
-//                        split when no statistics file is given), statistics (.npz), weights
-//   [metrics.NAME]       any value of the metric registry (fid, is_mean, is_std, swd): direction,
+//                        split when no statistics file is given), statistics (.npz; mu_s/sigma_s and
+//                        mu_dinov2/sigma_dinov2 serve sfid and fd_dinov2 too), weights (Inception),
+//                        dinov2_weights (fd_dinov2), vgg16 (pr50k3_*)
+//   [metrics.NAME]       any value of the metric registry (fid, is_mean, is_std, swd, sfid, kid_mean,
+//                        precision, pr50k3_precision, fd_dinov2, ...): direction,
 //                        rtol, atol, aggregate (mean, min, max); defaults from the registry
 //   [[reference]]        method, label, nfe, metric, value, num_samples, source
 //
@@ -23,6 +28,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +59,9 @@ struct SuiteEvaluation {
   std::vector<SeedRange> seed_sets;
   bool grid = true;
   std::string reference_images, reference_statistics, weights;
+  std::string dinov2_weights, vgg16;     // [evaluation.reference] for fd_dinov2 and pr50k3
+  bool allow_protocol_mismatch = false;  // compare features of different protocols (recorded in each row)
+  std::optional<uint32_t> is_shuffle_seed;  // IS: none (StyleGAN, ECT, guided-diffusion) or torch-fidelity's 2020
 };
 
 struct Suite {

@@ -44,12 +44,13 @@ class NativeDetector : public InceptionDetector {
     if (device_.is_cuda()) compat::disable_tf32();
   }
 
-  FidInceptionOutput run(const torch::Tensor& images_nhwc, bool with_logits) override {
+  FidInceptionOutput run(const torch::Tensor& images_nhwc, InceptionLayers layers) override {
     torch::NoGradGuard no_grad;
     const auto x = preprocess_for_inception(images_nhwc.to(device_), mode_);
-    auto out = net_->forward(x, with_logits);
+    auto out = net_->forward(x, layers);
     out.pool3 = out.pool3.to(torch::kCPU).contiguous();
-    if (with_logits) out.logits_unbiased = out.logits_unbiased.to(torch::kCPU).contiguous();
+    if (layers.logits) out.logits_unbiased = out.logits_unbiased.to(torch::kCPU).contiguous();
+    if (layers.spatial) out.spatial = out.spatial.to(torch::kCPU).contiguous();
     return out;
   }
 
@@ -84,8 +85,13 @@ class TorchScriptDetector : public InceptionDetector {
     if (device_.is_cuda()) compat::disable_tf32();
   }
 
-  FidInceptionOutput run(const torch::Tensor& images_nhwc, bool with_logits) override {
+  FidInceptionOutput run(const torch::Tensor& images_nhwc, InceptionLayers layers) override {
     torch::NoGradGuard no_grad;
+    if (layers.spatial) {
+      throw InputError(fmt::format("{}: NVIDIA's TorchScript detector yields pool_3 only, not the mixed_6/conv features "
+                                   "sFID needs; use the native detector (pytorch-fid .npz weights)", path_));
+    }
+    const bool with_logits = layers.logits;
     if (images_nhwc.dim() != 4 || images_nhwc.scalar_type() != torch::kUInt8) {
       throw InputError("TorchScript detector: images must be uint8 (N, H, W, C)");
     }
@@ -119,7 +125,7 @@ class TorchScriptDetector : public InceptionDetector {
   torch::Tensor call(const torch::Tensor& img, bool return_features) {
     try {
       return module_.forward({img}, {{"return_features", return_features}}).toTensor();
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {  // c10::Error, and std::runtime_error for a wrong call signature
       throw InputError(fmt::format("{}: the detector failed on a batch of shape [{}] ({})", path_,
                                    fmt::join(img.sizes(), ", "), first_line(e.what())));
     }
@@ -135,8 +141,8 @@ class TorchScriptDetector : public InceptionDetector {
 
 std::string missing_weights_message() {
   return "FID/IS need the FID Inception weights: pass --weights (or set CMBENCH_INCEPTION) to NVIDIA's "
-         "inception-2015-12-05.pt (https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan3/versions/1/"
-         "files/metrics/inception-2015-12-05.pt) or to pytorch-fid's weights converted to .npz (see README)";
+         "inception-2015-12-05.pt (https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/"
+         "inception-2015-12-05.pt) or to pytorch-fid's weights converted to .npz (see metrics/README.md)";
 }
 
 FidInception load_native_inception(const std::string& weights) {

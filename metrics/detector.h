@@ -26,8 +26,12 @@ struct DetectorOptions {
 class InceptionDetector {
  public:
   virtual ~InceptionDetector() = default;
-  // uint8 (N, H, W, 1 or 3) -> pool3 (N, 2048) and, when asked, logits_unbiased (N, 1008), float32 CPU.
-  virtual FidInceptionOutput run(const torch::Tensor& images_nhwc, bool with_logits) = 0;
+  // uint8 (N, H, W, 1 or 3) -> pool3 (N, 2048) and, when asked, logits_unbiased (N, 1008) and the
+  // sFID spatial features (N, 2023), float32 CPU. InputError when this detector lacks a layer asked for.
+  virtual FidInceptionOutput run(const torch::Tensor& images_nhwc, InceptionLayers layers) = 0;
+  FidInceptionOutput run(const torch::Tensor& images_nhwc, bool with_logits) {
+    return run(images_nhwc, InceptionLayers{with_logits, false});
+  }
   // Provenance recorded in statistics files and JSON: detector, mode, weights, weights_sha256.
   virtual nlohmann::json describe() const = 0;
 };

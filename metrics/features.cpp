@@ -30,9 +30,9 @@ torch::Tensor read_batch(const ImageSource& source, const std::vector<int64_t>& 
 
 }  // namespace
 
-void extract_features(const ImageSource& source, const std::vector<int64_t>& indices, InceptionDetector& detector,
-                      const ExtractionOptions& options,
-                      const std::function<void(const FidInceptionOutput& batch)>& consume, ProcessGroup* group) {
+void extract_batches(const ImageSource& source, const std::vector<int64_t>& indices, const BatchFeatureRun& network,
+                     const ExtractionOptions& options,
+                     const std::function<void(const std::vector<torch::Tensor>& outputs)>& consume, ProcessGroup* group) {
   if (indices.empty()) throw InputError(fmt::format("{}: no images selected", source.name()));
   if (options.batch() <= 0) throw InputError("--batch must be positive");
   if (group && group->size() > 1) {
@@ -42,23 +42,24 @@ void extract_features(const ImageSource& source, const std::vector<int64_t>& ind
     std::vector<int64_t> own;
     for (int64_t k = 0; k * b < n; ++k)
       if (owns_batch(*group, k)) own.insert(own.end(), indices.begin() + k * b, indices.begin() + std::min(n, (k + 1) * b));
-    std::vector<torch::Tensor> pools, logits;
+    std::vector<std::vector<torch::Tensor>> parts(network.widths.size());
     if (!own.empty()) {
       auto local = options;
       local.progress(options.progress() && group->is_root());
-      extract_features(source, own, detector, local, [&](const FidInceptionOutput& out) {
-        pools.push_back(out.pool3.to(torch::kCPU));
-        if (options.with_logits()) logits.push_back(out.logits_unbiased.to(torch::kCPU));
+      extract_batches(source, own, network, local, [&](const std::vector<torch::Tensor>& outputs) {
+        for (size_t i = 0; i < outputs.size(); ++i) parts[i].push_back(outputs[i].to(torch::kCPU));
       });
     }
-    const auto rows = [&](std::vector<torch::Tensor>& parts, int64_t width) {
-      return gather_batches(*group, parts.empty() ? torch::empty({0, width}, torch::kFloat32) : torch::cat(parts), n, b);
-    };
-    const auto all_pools = rows(pools, 2048);
-    const auto all_logits = options.with_logits() ? rows(logits, 1008) : torch::Tensor();
+    std::vector<torch::Tensor> all;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const auto local_rows = parts[i].empty() ? torch::empty({0, network.widths[i]}, torch::kFloat32) : torch::cat(parts[i]);
+      all.push_back(gather_batches(*group, local_rows, n, b));
+    }
     for (int64_t begin = 0; begin < n; begin += b) {
       const int64_t count = std::min(b, n - begin);
-      consume({all_pools.narrow(0, begin, count), all_logits.defined() ? all_logits.narrow(0, begin, count) : all_logits});
+      std::vector<torch::Tensor> batch;
+      for (const auto& rows : all) batch.push_back(rows.narrow(0, begin, count));
+      consume(batch);
     }
     return;
   }
@@ -75,23 +76,50 @@ void extract_features(const ImageSource& source, const std::vector<int64_t>& ind
       next = std::async(std::launch::async, read_batch, std::cref(source), std::cref(indices), end,
                         std::min(end + batch, total));
     }
-    consume(detector.run(images, options.with_logits()));
+    consume(network.run(images));
     if (bar) bar->advance(static_cast<int64_t>(end - begin));
   }
   if (bar) bar->finish();
 }
 
+void extract_features(const ImageSource& source, const std::vector<int64_t>& indices, InceptionDetector& detector,
+                      const ExtractionOptions& options,
+                      const std::function<void(const FidInceptionOutput& batch)>& consume, ProcessGroup* group) {
+  const InceptionLayers layers{options.with_logits(), options.with_spatial()};
+  BatchFeatureRun network;
+  network.widths = {2048};
+  if (layers.logits) network.widths.push_back(1008);
+  if (layers.spatial) network.widths.push_back(kSpatialFeatureWidth);
+  network.run = [&](const torch::Tensor& images) {
+    auto out = detector.run(images, layers);
+    std::vector<torch::Tensor> outputs{out.pool3};
+    if (layers.logits) outputs.push_back(out.logits_unbiased);
+    if (layers.spatial) outputs.push_back(out.spatial);
+    return outputs;
+  };
+  extract_batches(source, indices, network, options, [&](const std::vector<torch::Tensor>& outputs) {
+    FidInceptionOutput out;
+    size_t next = 0;
+    out.pool3 = outputs[next++];
+    if (layers.logits) out.logits_unbiased = outputs[next++];
+    if (layers.spatial) out.spatial = outputs[next++];
+    consume(out);
+  }, group);
+}
+
 FidInceptionOutput extract_all_features(const ImageSource& source, const std::vector<int64_t>& indices,
                                         InceptionDetector& detector, const ExtractionOptions& options,
                                         ProcessGroup* group) {
-  std::vector<torch::Tensor> pools, logits;
+  std::vector<torch::Tensor> pools, logits, spatial;
   extract_features(source, indices, detector, options, [&](const FidInceptionOutput& out) {
     pools.push_back(out.pool3);
     if (out.logits_unbiased.defined()) logits.push_back(out.logits_unbiased);
+    if (out.spatial.defined()) spatial.push_back(out.spatial);
   }, group);
   FidInceptionOutput all;
   all.pool3 = torch::cat(pools, 0);
   if (!logits.empty()) all.logits_unbiased = torch::cat(logits, 0);
+  if (!spatial.empty()) all.spatial = torch::cat(spatial, 0);
   return all;
 }
 
@@ -103,6 +131,7 @@ FeatureStatistics image_statistics(const ImageSource& source, const std::vector<
   auto stats = acc.finish(ddof);
   stats.meta = detector.describe();
   stats.meta["ddof"] = ddof;
+  stats.meta["layer"] = "pool3";
   stats.meta["source"] = source.name();
   stats.meta["num"] = static_cast<int64_t>(indices.size());
   return stats;

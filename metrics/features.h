@@ -19,14 +19,31 @@ namespace cmbench {
 struct ExtractionOptions {
   TORCH_ARG(int64_t, batch) = 64;
   TORCH_ARG(bool, with_logits) = false;
+  TORCH_ARG(bool, with_spatial) = false;  // Inception mixed_6/conv features for sFID
   TORCH_ARG(bool, progress) = true;
   TORCH_ARG(std::string, label) = "features";
+};
+
+// One feature network as batched extraction sees it: uint8 (N, H, W, C) images in, one float32 CPU
+// (N, width) tensor per output, in a fixed order with the widths known before the first batch.
+struct BatchFeatureRun {
+  std::vector<int64_t> widths;
+  std::function<std::vector<torch::Tensor>(const torch::Tensor& images_nhwc)> run;
 };
 
 // Indices of the images a command uses: all when num is 0 or equals the count, otherwise EDM's
 // subset (numpy RandomState(seed mod 2^31).shuffle, first num, sorted). InputError when num > count
 // or the source is empty.
 std::vector<int64_t> select_indices(const ImageSource& source, int64_t num, int64_t seed);
+
+// Runs `network` on the images at `indices` (in that order), batch by batch, handing each batch's
+// outputs to `consume`. With a `group` of several ranks, batch k runs on rank k mod W (owns_batch) and
+// the outputs are gathered, so every rank's `consume` sees each batch in order with exactly the
+// one-process values (the same images in the same batches); every rank must call it.
+void extract_batches(const ImageSource& source, const std::vector<int64_t>& indices, const BatchFeatureRun& network,
+                     const ExtractionOptions& options,
+                     const std::function<void(const std::vector<torch::Tensor>& outputs)>& consume,
+                     ProcessGroup* group = nullptr);
 
 // Runs `detector` on the images at `indices` (in that order), handing each batch's output to `consume`.
 // With a `group` of several ranks, batch k runs on rank k mod W (owns_batch) and the outputs are

@@ -1,5 +1,7 @@
 #include "metrics/frechet.h"
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/torch_compat.h"
 
@@ -36,6 +38,15 @@ double frechet_distance(const torch::Tensor& mu1, const torch::Tensor& sigma1, c
   const double mean_term = (m1 - m2).square().sum().item<double>();
   const double traces = sigma1.to(torch::kFloat64).trace().item<double>() + sigma2.to(torch::kFloat64).trace().item<double>();
   return mean_term + traces - 2.0 * trace_sqrt_product(sigma1, sigma2);
+}
+
+double frechet_distance(const FeatureStatistics& a, const std::string& a_name, const FeatureStatistics& b,
+                        const std::string& b_name) {
+  if (a.mu.size(0) != b.mu.size(0)) {
+    throw InputError(fmt::format("{}: feature dimension {} differs from {} in {}", b_name, b.mu.size(0), a.mu.size(0),
+                                 a_name));
+  }
+  return frechet_distance(a.mu, a.sigma, b.mu, b.sigma);
 }
 
 }  // namespace cmbench

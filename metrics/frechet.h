@@ -4,6 +4,10 @@
 
 #include <torch/torch.h>
 
+#include <string>
+
+#include "metrics/statistics.h"
+
 namespace cmbench {
 
 // tr((S1 S2)^(1/2)) for symmetric positive semi-definite S1, S2 (float64, D x D).
@@ -12,5 +16,9 @@ double trace_sqrt_product(const torch::Tensor& sigma1, const torch::Tensor& sigm
 // ||mu1 - mu2||^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2)). Inputs are converted to float64.
 double frechet_distance(const torch::Tensor& mu1, const torch::Tensor& sigma1, const torch::Tensor& mu2,
                         const torch::Tensor& sigma2);
+
+// The Fréchet distance of two sets' statistics; InputError naming both when their dimensions differ.
+double frechet_distance(const FeatureStatistics& a, const std::string& a_name, const FeatureStatistics& b,
+                        const std::string& b_name);
 
 }  // namespace cmbench

@@ -12,67 +12,173 @@
 #include "core/npy.h"
 #include "core/npy_torch.h"
 #include "metrics/features.h"
+#include "metrics/protocol.h"
+#include "metrics/vgg16_detector.h"
 
 namespace cmbench {
 
 bool needs_detector(const std::set<Feature>& features) {
   return features.count(Feature::pool3_statistics) || features.count(Feature::inception_logits) ||
-         features.count(Feature::pool3_features);
+         features.count(Feature::pool3_features) || features.count(Feature::spatial_statistics);
 }
+
+bool needs_dinov2(const std::set<Feature>& features) { return features.count(Feature::dinov2_statistics) != 0; }
+
+bool needs_vgg16(const std::set<Feature>& features) { return features.count(Feature::vgg16_features) != 0; }
 
 void ImageSetFeatures::merge(ImageSetFeatures other) {
   if (!has(Feature::pixels) && other.has(Feature::pixels)) pixels = std::move(other.pixels);
   if (!has(Feature::pool3_statistics) && other.has(Feature::pool3_statistics)) {
     pool3_statistics = std::move(other.pool3_statistics);
   }
+  if (!has(Feature::spatial_statistics) && other.has(Feature::spatial_statistics)) {
+    spatial_statistics = std::move(other.spatial_statistics);
+  }
+  if (!has(Feature::dinov2_statistics) && other.has(Feature::dinov2_statistics)) {
+    dinov2_statistics = std::move(other.dinov2_statistics);
+  }
   if (!has(Feature::inception_logits) && other.has(Feature::inception_logits)) logits = std::move(other.logits);
   if (!has(Feature::pool3_features) && other.has(Feature::pool3_features)) pool3 = std::move(other.pool3);
+  if (!has(Feature::vgg16_features) && other.has(Feature::vgg16_features)) vgg16 = std::move(other.vgg16);
   sources.merge(other.sources);
+  protocols.merge(other.protocols);
 }
 
+namespace {
+
+void inception_features(ImageSetFeatures& out, const ImageSource& source, const std::vector<int64_t>& indices,
+                        const std::set<Feature>& features, InceptionDetector& detector, int64_t batch,
+                        ProcessGroup* group) {
+  const bool want_statistics = features.count(Feature::pool3_statistics) != 0;
+  const bool want_logits = features.count(Feature::inception_logits) != 0;
+  const bool want_pool3 = features.count(Feature::pool3_features) != 0;
+  const bool want_spatial = features.count(Feature::spatial_statistics) != 0;
+  StatisticsAccumulator pool3_accumulator, spatial_accumulator;
+  std::vector<torch::Tensor> logits, pool3;
+  extract_features(
+      source, indices, detector,
+      ExtractionOptions().batch(batch).label(source.name()).with_logits(want_logits).with_spatial(want_spatial),
+      [&](const FidInceptionOutput& b) {
+        if (want_statistics) pool3_accumulator.add(b.pool3);
+        if (want_spatial) spatial_accumulator.add(b.spatial);
+        if (want_logits) logits.push_back(b.logits_unbiased);
+        if (want_pool3) pool3.push_back(b.pool3);
+      },
+      group);
+  if (want_statistics) out.pool3_statistics = pool3_accumulator.finish(1);
+  if (want_spatial) out.spatial_statistics = spatial_accumulator.finish(1);
+  if (want_logits) out.logits = torch::cat(logits);
+  if (want_pool3) out.pool3 = torch::cat(pool3);
+  const auto detector_meta = detector.describe();
+  for (const auto feature : features) {
+    if (feature != Feature::pixels && needs_detector({feature})) out.protocols[feature] = feature_protocol(detector_meta, feature);
+  }
+}
+
+// One network's single output over the set, streamed into `consume`.
+void single_output_pass(const ImageSource& source, const std::vector<int64_t>& indices, int64_t width,
+                        const std::function<torch::Tensor(const torch::Tensor&)>& run, int64_t batch,
+                        const std::string& label, const std::function<void(const torch::Tensor&)>& consume,
+                        ProcessGroup* group) {
+  BatchFeatureRun network{{width}, [&](const torch::Tensor& images) { return std::vector<torch::Tensor>{run(images)}; }};
+  extract_batches(source, indices, network, ExtractionOptions().batch(batch).label(label),
+                  [&](const std::vector<torch::Tensor>& outputs) { consume(outputs[0]); }, group);
+}
+
+}  // namespace
+
 ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
-                                    const std::set<Feature>& features, InceptionDetector* detector, int64_t batch,
+                                    const std::set<Feature>& features, const FeatureNetworks& networks, int64_t batch,
                                     ProcessGroup* group) {
   ImageSetFeatures out;
   out.name = source.name();
   out.count = static_cast<int64_t>(indices.size());
   for (const auto feature : features) out.sources[feature] = source.name();
   if (features.count(Feature::pixels)) out.pixels = source.read_indices(indices);
-  if (!needs_detector(features)) return out;
-  if (!detector) throw std::logic_error("image_set_features: Inception features without a detector");
-  const bool want_statistics = features.count(Feature::pool3_statistics) != 0;
-  const bool want_logits = features.count(Feature::inception_logits) != 0;
-  const bool want_pool3 = features.count(Feature::pool3_features) != 0;
-  StatisticsAccumulator accumulator;
-  std::vector<torch::Tensor> logits, pool3;
-  extract_features(source, indices, *detector,
-                   ExtractionOptions().batch(batch).label(source.name()).with_logits(want_logits),
-                   [&](const FidInceptionOutput& b) {
-                     if (want_statistics) accumulator.add(b.pool3);
-                     if (want_logits) logits.push_back(b.logits_unbiased);
-                     if (want_pool3) pool3.push_back(b.pool3);
-                   },
-                   group);
-  if (want_statistics) out.pool3_statistics = accumulator.finish(1);
-  if (want_logits) out.logits = torch::cat(logits);
-  if (want_pool3) out.pool3 = torch::cat(pool3);
+  if (needs_detector(features)) {
+    if (!networks.inception) throw std::logic_error("image_set_features: Inception features without a detector");
+    inception_features(out, source, indices, features, *networks.inception, batch, group);
+  }
+  if (needs_dinov2(features)) {
+    if (!networks.dinov2) throw std::logic_error("image_set_features: DINOv2 features without a detector");
+    StatisticsAccumulator accumulator;
+    single_output_pass(source, indices, 1024, [&](const torch::Tensor& images) { return networks.dinov2->run(images); },
+                       batch, source.name() + " (DINOv2)", [&](const torch::Tensor& rows) { accumulator.add(rows); },
+                       group);
+    out.dinov2_statistics = accumulator.finish(1);
+    out.protocols[Feature::dinov2_statistics] =
+        feature_protocol(networks.dinov2->describe(), Feature::dinov2_statistics);
+  }
+  if (needs_vgg16(features)) {
+    if (!networks.vgg16) throw std::logic_error("image_set_features: VGG16 features without a detector");
+    out.vgg16 = extract_vgg16_features(source, indices, *networks.vgg16, batch, group);
+    out.protocols[Feature::vgg16_features] = feature_protocol(networks.vgg16->describe(), Feature::vgg16_features);
+  }
   return out;
+}
+
+const std::vector<StatisticsKeys>& statistics_keys() {
+  static const std::vector<StatisticsKeys> keys = {
+      {Feature::pool3_statistics, "mu", "sigma", "Inception pool3 statistics"},
+      {Feature::spatial_statistics, "mu_s", "sigma_s", "sFID spatial statistics"},
+      {Feature::dinov2_statistics, "mu_dinov2", "sigma_dinov2", "DINOv2 statistics"},
+  };
+  return keys;
+}
+
+namespace {
+
+const StatisticsKeys* keys_of(Feature feature) {
+  for (const auto& k : statistics_keys())
+    if (k.feature == feature) return &k;
+  return nullptr;
+}
+
+std::optional<FeatureStatistics>& statistics_slot(ImageSetFeatures& set, Feature feature) {
+  switch (feature) {
+    case Feature::spatial_statistics: return set.spatial_statistics;
+    case Feature::dinov2_statistics: return set.dinov2_statistics;
+    default: return set.pool3_statistics;
+  }
+}
+
+}  // namespace
+
+bool statistics_file_holds(const std::string& path, const std::set<Feature>& features) {
+  if (!is_statistics_file(path)) return false;
+  const auto keys = npz_keys(path);
+  const auto has = [&](const char* k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
+  for (const auto feature : features) {
+    const auto* k = keys_of(feature);
+    if (!k || !has(k->mu) || !has(k->sigma)) return false;
+  }
+  return true;
 }
 
 ImageSetFeatures statistics_file_features(const std::string& path, const std::set<Feature>& features) {
   for (const auto feature : features) {
-    if (feature != Feature::pool3_statistics) {
+    if (!keys_of(feature)) {
       throw InputError(fmt::format("{}: a statistics file holds no images or logits; this metric needs images", path));
     }
   }
   ImageSetFeatures out;
   out.name = path;
-  out.pool3_statistics = read_statistics(path);
-  out.count = out.pool3_statistics->n;
+  const auto file_keys = npz_keys(path);
+  for (const auto feature : features) {
+    const auto& k = *keys_of(feature);
+    if (std::find(file_keys.begin(), file_keys.end(), k.mu) == file_keys.end()) {
+      throw InputError(fmt::format("{}: holds no {} ('{}', '{}'); compute them from images (cmbench stats)", path,
+                                   k.what, k.mu, k.sigma));
+    }
+    auto stats = read_statistics(path, k.mu, k.sigma);
+    out.count = stats.n;
+    out.protocols[feature] = protocol_from_meta(stats.meta, feature, k.mu);
+    statistics_slot(out, feature) = std::move(stats);
+    out.sources[feature] = path;
+  }
   if (out.count >= 0 && out.count < 2048) {
     spdlog::warn("{}: statistics of {} images (< 2048): the covariance is rank-deficient", path, out.count);
   }
-  out.sources[Feature::pool3_statistics] = path;
   return out;
 }
 
@@ -93,9 +199,10 @@ ImageSetFeatures features_file_features(const std::string& path, const std::set<
     }
   }
   const auto arrays = read_npz(path);
+  nlohmann::json info = nlohmann::json::object();
   if (const auto meta = arrays.find("meta"); meta != arrays.end()) {
     const auto& bytes = meta->second.bytes;
-    const auto info = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()), nullptr, /*allow_exceptions=*/false);
+    info = nlohmann::json::parse(std::string(bytes.begin(), bytes.end()), nullptr, /*allow_exceptions=*/false);
     if (info.is_object() && info.contains("layer") && info["layer"] != "pool3") {
       throw InputError(fmt::format("{}: holds {} features; this metric needs pool3 (cmbench features --layer pool3)",
                                    path, info["layer"].dump()));
@@ -116,7 +223,10 @@ ImageSetFeatures features_file_features(const std::string& path, const std::set<
     accumulator.add(out.pool3);
     out.pool3_statistics = accumulator.finish(1);
   }
-  for (const auto feature : features) out.sources[feature] = path;
+  for (const auto feature : features) {
+    out.sources[feature] = path;
+    out.protocols[feature] = protocol_from_meta(info, feature);
+  }
   return out;
 }
 

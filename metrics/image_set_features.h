@@ -11,22 +11,47 @@
 #include "core/process_group.h"
 #include "data/image_source.h"
 #include "metrics/detector.h"
+#include "metrics/dinov2_detector.h"
 #include "metrics/metric.h"
 
 namespace cmbench {
 
+class Vgg16Detector;  // metrics/vgg16_detector.h
+
 // True when one of `features` needs the Inception detector.
 bool needs_detector(const std::set<Feature>& features);
+bool needs_dinov2(const std::set<Feature>& features);
+bool needs_vgg16(const std::set<Feature>& features);
 
-// Features of the images at `indices`. `detector` may be null when no feature needs it. With a
-// `group` of several ranks the Inception batches are shared out (extract_features) and every rank
-// gets the one-process features; every rank must call it.
+// The feature networks an image set may be run through; one that no asked-for feature needs may be null.
+struct FeatureNetworks {
+  InceptionDetector* inception = nullptr;
+  Dinov2Detector* dinov2 = nullptr;
+  Vgg16Detector* vgg16 = nullptr;
+};
+
+// Features of the images at `indices`: one pass per network (Inception's pass yields pool3, logits
+// and the sFID features together). With a `group` of several ranks the batches are shared out
+// (extract_batches) and every rank gets the one-process features; every rank must call it.
 ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
-                                    const std::set<Feature>& features, InceptionDetector* detector, int64_t batch,
+                                    const std::set<Feature>& features, const FeatureNetworks& networks, int64_t batch,
                                     ProcessGroup* group = nullptr);
 
-// A statistics .npz (mu, sigma) as the pool3 statistics of a set; InputError naming the file when
-// another feature is asked for. Warns when the file says n < 2048.
+// The statistics features a statistics .npz can hold, under their keys: pool3 (mu, sigma), sFID's
+// spatial (mu_s, sigma_s, as guided-diffusion's reference batches), DINOv2 (mu_dinov2, sigma_dinov2).
+struct StatisticsKeys {
+  Feature feature;
+  const char* mu;
+  const char* sigma;
+  const char* what;  // for messages
+};
+const std::vector<StatisticsKeys>& statistics_keys();
+
+// Whether the statistics .npz at `path` holds every one of `features` (all statistics features).
+bool statistics_file_holds(const std::string& path, const std::set<Feature>& features);
+
+// A statistics .npz as the statistics features of a set; InputError naming the file when another
+// feature is asked for or the file lacks one. Warns when the file says n < 2048.
 ImageSetFeatures statistics_file_features(const std::string& path, const std::set<Feature>& features);
 
 // Whether `path` is a features .npz of `cmbench features` (key `features`, N x D float).

@@ -204,7 +204,10 @@ FidInceptionImpl::FidInceptionImpl() {
   stages_.push_back(as_stage(register_module("Mixed_6a", InceptionB(288, all))));
   stages_.push_back(as_stage(register_module("Mixed_6b", InceptionC(768, 128, all))));
   stages_.push_back(as_stage(register_module("Mixed_6c", InceptionC(768, 160, all))));
-  stages_.push_back(as_stage(register_module("Mixed_6d", InceptionC(768, 160, all))));
+  auto mixed_6d = register_module("Mixed_6d", InceptionC(768, 160, all));
+  mixed_6d_stage_ = stages_.size();
+  mixed_6d_branch1x1_ = mixed_6d->b1;
+  stages_.push_back(as_stage(mixed_6d));
   stages_.push_back(as_stage(register_module("Mixed_6e", InceptionC(768, 192, all))));
   stages_.push_back(as_stage(register_module("Mixed_7a", InceptionD(768, all))));
   stages_.push_back(as_stage(register_module("Mixed_7b", InceptionE(1280, false, all))));
@@ -212,15 +215,22 @@ FidInceptionImpl::FidInceptionImpl() {
   fc_ = register_module("fc", torch::nn::Linear(2048, 1008));
 }
 
-FidInceptionOutput FidInceptionImpl::forward(const torch::Tensor& x, bool with_logits) {
+FidInceptionOutput FidInceptionImpl::forward(const torch::Tensor& x, InceptionLayers layers) {
   if (x.dim() != 4 || x.size(1) != 3 || x.size(2) != 299 || x.size(3) != 299) {
     throw InputError(fmt::format("FID Inception: input must be (N, 3, 299, 299), found {}", fmt::join(x.sizes(), "x")));
   }
   auto h = x;
-  for (auto& stage : stages_) h = stage(h);
   FidInceptionOutput out;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    if (layers.spatial && i == mixed_6d_stage_) {
+      // The 1x1 branch again on the block's input (the same operation, so the same values as inside
+      // the block), NCHW -> NHWC before flattening as the TF graph's tensor is laid out.
+      out.spatial = mixed_6d_branch1x1_->forward(h).narrow(1, 0, 7).permute({0, 2, 3, 1}).reshape({h.size(0), -1});
+    }
+    h = stages_[i](h);
+  }
   out.pool3 = h.mean({2, 3});
-  if (with_logits) out.logits_unbiased = torch::matmul(out.pool3, fc_->weight.t());
+  if (layers.logits) out.logits_unbiased = torch::matmul(out.pool3, fc_->weight.t());
   return out;
 }
 

@@ -53,16 +53,34 @@ class BasicConvImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BasicConv);
 
+// sFID's spatial features (guided-diffusion's evaluations/evaluator.py): the TF graph's
+// `mixed_6/conv:0`, its first 7 channels, flattened in TF's (H, W, C) order: 17 * 17 * 7 values.
+// `mixed_6/conv` is pytorch-fid's Mixed_6d.branch1x1 (Conv + BN + ReLU): the TF graph numbers its
+// mixed blocks mixed, mixed_1, ... mixed_10 for Mixed_5b ... Mixed_7c, so mixed_6 is the fourth 17 x 17
+// block, Mixed_6d, and `conv` is each block's 1x1 branch (the pairing torch-fidelity's TF-graph weight
+// map makes: mixed_6/conv/conv2d_params and mixed_6/conv/batchnorm -> Mixed_6d.branch1x1).
+inline constexpr int64_t kSpatialFeatureWidth = 17 * 17 * 7;
+
 struct FidInceptionOutput {
   torch::Tensor pool3;            // float32 (N, 2048)
   torch::Tensor logits_unbiased;  // float32 (N, 1008); undefined when not requested
+  torch::Tensor spatial;          // float32 (N, 2023) mixed_6/conv[..., :7]; undefined when not requested
+};
+
+// Which outputs beyond pool3 a forward pass computes.
+struct InceptionLayers {
+  bool logits = false;
+  bool spatial = false;
 };
 
 class FidInceptionImpl : public torch::nn::Module {
  public:
   FidInceptionImpl();
   // x: float32 (N, 3, 299, 299) after preprocessing (metrics/preprocess.h).
-  FidInceptionOutput forward(const torch::Tensor& x, bool with_logits = true);
+  FidInceptionOutput forward(const torch::Tensor& x, bool with_logits = true) {
+    return forward(x, InceptionLayers{with_logits, false});
+  }
+  FidInceptionOutput forward(const torch::Tensor& x, InceptionLayers layers);
 
   // The 472 state-dict entries under pytorch-fid's names (parameters and running statistics; no
   // num_batches_tracked), in registration order.
@@ -78,6 +96,8 @@ class FidInceptionImpl : public torch::nn::Module {
   // Conv2d_1a_3x3 ... Mixed_7c in order; each maps a feature map to the next.
   std::vector<std::function<torch::Tensor(const torch::Tensor&)>> stages_;
   std::vector<BasicConv> convs_;  // every C(...) unit, for folding
+  size_t mixed_6d_stage_ = 0;     // index of Mixed_6d in stages_
+  BasicConv mixed_6d_branch1x1_{nullptr};
   torch::nn::Linear fc_{nullptr};
 };
 TORCH_MODULE(FidInception);

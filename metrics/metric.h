@@ -21,10 +21,13 @@
 namespace cmbench {
 
 enum class Feature {
-  pixels,            // uint8 (N, H, W, 3) of the selected images
-  pool3_statistics,  // mu and sigma of the Inception pool3 features (or a statistics .npz)
-  inception_logits,  // the unbiased Inception logits (N, 1008)
-  pool3_features,    // the Inception pool3 features themselves, float32 (N, 2048) (or a features .npz)
+  pixels,              // uint8 (N, H, W, 3) of the selected images
+  pool3_statistics,    // mu and sigma of the Inception pool3 features (or a statistics .npz)
+  inception_logits,    // the unbiased Inception logits (N, 1008)
+  pool3_features,      // the Inception pool3 features themselves, float32 (N, 2048) (or a features .npz)
+  spatial_statistics,  // mu_s and sigma_s of Inception's mixed_6/conv[..., :7] (2023-d; sFID), same pass as pool3
+  dinov2_statistics,   // mu and sigma of the DINOv2 ViT-L/14 class token (1024-d; FD_DINOv2)
+  vgg16_features,      // NVIDIA's TorchScript VGG16 features, float32 (N, 4096) (StyleGAN's pr50k3)
 };
 
 // The features of one image set (or of a statistics file), with where each came from.
@@ -32,10 +35,12 @@ struct ImageSetFeatures {
   std::string name;   // the input as given, for messages
   int64_t count = 0;  // images selected; the file's n for statistics files (-1 when it does not say)
   torch::Tensor pixels;
-  std::optional<FeatureStatistics> pool3_statistics;
+  std::optional<FeatureStatistics> pool3_statistics, spatial_statistics, dinov2_statistics;
   torch::Tensor logits;
   torch::Tensor pool3;
+  torch::Tensor vgg16;
   std::map<Feature, std::string> sources;  // the path or split each feature was computed from
+  std::map<Feature, nlohmann::json> protocols;  // how each was computed (metrics/protocol.h); {} when unknown
 
   bool has(Feature feature) const { return sources.count(feature) != 0; }
   // Adds the features of `other` that this set lacks.
@@ -62,6 +67,7 @@ struct MetricSettings {
   std::optional<uint32_t> is_shuffle_seed;  // IS: numpy permutation of the predictions first
   int64_t kid_subsets = 100;              // KID: torch-fidelity's kid_subsets
   int64_t kid_subset_size = 1000;         // KID: kid_subset_size
+  bool allow_protocol_mismatch = false;   // compare features of different protocols (recorded; metrics/protocol.h)
 };
 
 struct MetricValues {

@@ -7,6 +7,9 @@ std::unique_ptr<Metric> make_inception_score_metric();
 std::unique_ptr<Metric> make_swd_metric();
 std::unique_ptr<Metric> make_kid_metric();
 std::unique_ptr<Metric> make_precision_recall_metric();
+std::unique_ptr<Metric> make_sfid_metric();
+std::unique_ptr<Metric> make_fd_dinov2_metric();
+std::unique_ptr<Metric> make_pr50k3_metric();
 
 const MetricRegistry& metric_registry() {
   static const MetricRegistry registry = [] {
@@ -16,6 +19,9 @@ const MetricRegistry& metric_registry() {
     r.add("swd", make_swd_metric, "sliced Wasserstein distance, weight-free (METRICS.md §5)");
     r.add("kid", make_kid_metric, "kernel Inception distance as torch-fidelity computes it");
     r.add("pr", make_precision_recall_metric, "improved precision and recall, k = 3 (guided-diffusion's evaluator)");
+    r.add("sfid", make_sfid_metric, "spatial FID on Inception mixed_6/conv (guided-diffusion's evaluator)");
+    r.add("pr50k3", make_pr50k3_metric, "improved precision and recall, k = 3, on VGG16 (StyleGAN's pr50k3)");
+    r.add("fd_dinov2", make_fd_dinov2_metric, "Fréchet distance of DINOv2 ViT-L/14 features (EDM2's FD_DINOv2)");
     return r;
   }();
   return registry;

@@ -12,30 +12,33 @@
 
 namespace cmbench {
 
-FeatureStatistics read_statistics(const std::string& path) {
+FeatureStatistics read_statistics(const std::string& path, const std::string& mu_key, const std::string& sigma_key) {
   const auto keys = npz_keys(path);
-  auto has = [&](const char* k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
-  for (const char* k : {"mu", "sigma"}) {
+  auto has = [&](const std::string& k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
+  for (const auto& k : {mu_key, sigma_key}) {
     if (!has(k)) throw InputError(fmt::format("{}: not a statistics file: missing array '{}'", path, k));
   }
-  std::vector<std::string> wanted = {"mu", "sigma"};
+  std::vector<std::string> wanted = {mu_key, sigma_key};
   if (has("n")) wanted.push_back("n");
   if (has("meta")) wanted.push_back("meta");
   const auto arrays = read_npz(path, wanted);
   FeatureStatistics stats;
-  const auto& mu = arrays.at("mu");
-  const auto& sigma = arrays.at("sigma");
+  const auto& mu = arrays.at(mu_key);
+  const auto& sigma = arrays.at(sigma_key);
   if (mu.dtype != DType::f64 && mu.dtype != DType::f32) {
-    throw InputError(fmt::format("{}: 'mu' must be float64 or float32, found {}", path, dtype_name(mu.dtype)));
+    throw InputError(fmt::format("{}: '{}' must be float64 or float32, found {}", path, mu_key, dtype_name(mu.dtype)));
   }
   if (sigma.dtype != DType::f64 && sigma.dtype != DType::f32) {
-    throw InputError(fmt::format("{}: 'sigma' must be float64 or float32, found {}", path, dtype_name(sigma.dtype)));
+    throw InputError(
+        fmt::format("{}: '{}' must be float64 or float32, found {}", path, sigma_key, dtype_name(sigma.dtype)));
   }
-  if (mu.shape.size() != 1) throw InputError(fmt::format("{}: 'mu' must be 1-D, found shape {}", path, mu.shape_string()));
+  if (mu.shape.size() != 1) {
+    throw InputError(fmt::format("{}: '{}' must be 1-D, found shape {}", path, mu_key, mu.shape_string()));
+  }
   const int64_t d = mu.shape[0];
   if (sigma.shape.size() != 2 || sigma.shape[0] != d || sigma.shape[1] != d) {
-    throw InputError(fmt::format("{}: 'sigma' must have shape ({}, {}) to match 'mu', found {}", path, d, d,
-                                 sigma.shape_string()));
+    throw InputError(fmt::format("{}: '{}' must have shape ({}, {}) to match '{}', found {}", path, sigma_key, d, d,
+                                 mu_key, sigma.shape_string()));
   }
   stats.mu = to_tensor(mu).to(torch::kFloat64);
   stats.sigma = to_tensor(sigma).to(torch::kFloat64);
@@ -57,9 +60,17 @@ FeatureStatistics read_statistics(const std::string& path) {
 }
 
 void write_statistics(const std::string& path, const FeatureStatistics& stats) {
+  write_statistics(path, {{"mu", "sigma", &stats}});
+}
+
+void write_statistics(const std::string& path, const std::vector<NamedStatistics>& all) {
+  if (all.empty()) throw std::logic_error("write_statistics: nothing to write");
   NpzMap arrays;
-  arrays["mu"] = from_tensor(stats.mu.to(torch::kFloat64));
-  arrays["sigma"] = from_tensor(stats.sigma.to(torch::kFloat64));
+  for (const auto& named : all) {
+    arrays[named.mu_key] = from_tensor(named.stats->mu.to(torch::kFloat64));
+    arrays[named.sigma_key] = from_tensor(named.stats->sigma.to(torch::kFloat64));
+  }
+  const auto& stats = *all.front().stats;
   arrays["n"] = NpyArray::from<int64_t>({}, &stats.n);
   const std::string meta = stats.meta.dump();
   arrays["meta"] = NpyArray::from<uint8_t>({static_cast<int64_t>(meta.size())},

@@ -17,9 +17,18 @@ struct FeatureStatistics {
   nlohmann::json meta = nlohmann::json::object();
 };
 
-// InputError naming the file for a missing key, wrong rank or shape, or non-finite values.
-FeatureStatistics read_statistics(const std::string& path);
+// InputError naming the file for a missing key, wrong rank or shape, or non-finite values. Other
+// statistics of the same file are under other keys (mu_s and sigma_s: sFID's, as guided-diffusion's
+// reference batches hold them); `n` and `meta` are shared.
+FeatureStatistics read_statistics(const std::string& path, const std::string& mu_key = "mu",
+                                  const std::string& sigma_key = "sigma");
 void write_statistics(const std::string& path, const FeatureStatistics& stats);  // atomic
+// Several statistics in one file (`mu_key` -> stats written as mu_key, sigma_key); n and meta from the first.
+struct NamedStatistics {
+  std::string mu_key, sigma_key;
+  const FeatureStatistics* stats;
+};
+void write_statistics(const std::string& path, const std::vector<NamedStatistics>& all);  // atomic
 
 // Streaming float64 accumulation of mu and sigma (METRICS.md §3): sum(x) and sum(x x^T), so that
 // 50k+ feature vectors never sit in memory at once.

@@ -26,6 +26,7 @@ struct Field {
   std::variant<int64_t Record::*, double Record::*, std::string Record::*> member;
   const char* unit;  // unused for text fields
   const char* meaning;
+  bool optional = false;  // a column added later: tables written before lack it and read it as the default
 };
 
 template <class Record>
@@ -68,6 +69,7 @@ std::vector<Record> read_table(const H5::Group& group, const std::string& datase
   const auto table = ColumnTable::read(group, dataset);
   std::vector<Record> rows(table.rows());
   for (const auto& field : fields) {
+    if (field.optional && !table.has(field.name)) continue;
     std::visit(
         [&](auto member) {
           using Value = typename MemberValue<decltype(member)>::type;

@@ -24,6 +24,9 @@ struct EvaluationRow {
   std::string seed_set;   // e.g. "0-49999"
   std::string reference;  // reference statistics used (path or split), "" when none
   std::string detector;   // feature detector used, "" when none
+  std::string detector_sha256;    // the detector weights' sha256 ("synthetic:SEED" for those), "" when none
+  std::string reference_sha256;   // sha256 of the reference features compared against, "" when none
+  std::string protocol_mismatch;  // the protocol differences an allowed mismatch compared across, "" when none
 };
 
 // One 8x8 sample grid as PNG bytes, per evaluated NFE.

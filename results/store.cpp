@@ -56,6 +56,12 @@ const Fields<EvaluationRow> kEvaluationColumns = {
     {"seed_set", &EvaluationRow::seed_set, "", "sample seed range A-B"},
     {"reference", &EvaluationRow::reference, "", "reference statistics or data the metric compares against"},
     {"detector", &EvaluationRow::detector, "", "feature detector (weights) used, empty when none"},
+    // Added with issue 14; stores written before read them as empty.
+    {"detector_sha256", &EvaluationRow::detector_sha256, "", "sha256 of the detector weights, empty when none", true},
+    {"reference_sha256", &EvaluationRow::reference_sha256, "", "sha256 of the reference features compared against",
+     true},
+    {"protocol_mismatch", &EvaluationRow::protocol_mismatch, "",
+     "protocol differences compared across (allow_protocol_mismatch), empty when none", true},
 };
 
 const Fields<SuiteRecord> kSuiteAttributes = {

@@ -161,7 +161,34 @@ TEST(SuiteParse, MetricPoliciesComeFromTheRegistry) {
   EXPECT_EQ(p.at("fid").aggregate, "min");
   EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is_std]\n")).find("metric 'is_std' needs [evaluation.reference] weights"),
             std::string::npos);
-  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is]\n")).find("known: fid, is_mean, is_std, kid_mean, kid_std, precision, recall, swd"), std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is]\n")).find("known: fd_dinov2, fid, is_mean, is_std, kid_mean, kid_std, precision, recall, "
+                                                            "pr50k3_precision, pr50k3_recall, sfid, swd"), std::string::npos);
+}
+
+// [evaluation]'s protocol keys: the IS shuffle policy, allowed protocol mismatches, and the weights
+// of the DINOv2 and VGG16 metrics, each required where a metric needs it.
+TEST(SuiteParse, EvaluationProtocolKeys) {
+  auto text = suite_text(kStages);
+  EXPECT_FALSE(parse_suite(text, "s.toml").evaluation.is_shuffle_seed.has_value());
+  EXPECT_FALSE(parse_suite(text, "s.toml").evaluation.allow_protocol_mismatch);
+  auto shuffled = text;
+  shuffled.replace(shuffled.find("[evaluation]\n"), 13, "[evaluation]\nis_shuffle_seed = 2020\nallow_protocol_mismatch = true\n");
+  const auto e = parse_suite(shuffled, "s.toml").evaluation;
+  EXPECT_EQ(e.is_shuffle_seed.value_or(0), 2020u);
+  EXPECT_TRUE(e.allow_protocol_mismatch);
+  auto negative = text;
+  negative.replace(negative.find("[evaluation]\n"), 13, "[evaluation]\nis_shuffle_seed = -1\n");
+  EXPECT_NE(error_of(negative).find("is_shuffle_seed must be in"), std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.fd_dinov2]\n")).find("needs [evaluation.reference] dinov2_weights"),
+            std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.pr50k3_recall]\n")).find("needs [evaluation.reference] vgg16"),
+            std::string::npos);
+  auto with_dinov2 = text;
+  with_dinov2.replace(with_dinov2.find("images = \"cifar10:train\""), 24,
+                      "images = \"cifar10:train\"\ndinov2_weights = \"d.npz\"");
+  const auto suite = parse_suite(with_dinov2 + "\n[metrics.fd_dinov2]\n", "s.toml");
+  EXPECT_EQ(suite.evaluation.dinov2_weights, "d.npz");
+  EXPECT_EQ(suite.record.metrics.size(), 2u);  // swd and fd_dinov2
 }
 
 TEST(SuiteParse, ShippedSuitesParseAndPlan) {

@@ -140,27 +140,37 @@ TEST(SuiteRun, DryRunPrintsThePlanAndWritesNothing) {
   EXPECT_NE(e.err.find(bad + ":3: unknown key 'bogus'"), std::string::npos) << e.err;
 }
 
-// The runner's Inception path: FID against precomputed statistics and IS, with the synthetic
-// detector. Each value must equal what the standalone commands give on the samples the run kept.
+// The runner's feature paths: FID and sFID against precomputed statistics, IS in torch-fidelity's
+// shuffled order, FD_DINOv2 against the statistics file's DINOv2 pair, with synthetic weights. Each
+// value must equal what the standalone commands give on the samples the run kept, and each row names
+// the detector's and the reference's hashes.
 TEST(SuiteRun, InceptionMetricsEqualTheStandaloneCommands) {
   test::TempDir dir;
   const auto reference = test::write_reference_images(dir);
   const auto stats = dir.file("reference-stats.npz");
   const std::vector<std::string> env = {"CMBENCH_THREADS=2"};
-  auto r = test::run_cli({"stats", "--input", reference, "--out", stats, "--weights", "synthetic:0"}, env);
+  auto r = test::run_cli({"stats", "--input", reference, "--out", stats, "--weights", "synthetic:0", "--with-spatial",
+                          "--with-dinov2", "--dinov2-weights", "synthetic:0"},
+                         env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   const auto suite = dir.file("inception.toml");
-  test::write_text(suite, ten_sample_suite("inception", 5, R"(
+  test::write_text(suite, ten_sample_suite("inception", 5, R"(is_shuffle_seed = 2020
+
 [evaluation.reference]
 statistics = ")" + stats + R"("
 weights = "synthetic:0"
+dinov2_weights = "synthetic:0"
 
 [metrics.fid]
 rtol = 0.1
 
 [metrics.is_mean]
 rtol = 0.1
+
+[metrics.sfid]
+
+[metrics.fd_dinov2]
 )"));
   const auto out = dir.file("out");
   r = test::run_cli({"run", suite, "--out", out}, env);
@@ -168,23 +178,36 @@ rtol = 0.1
   const auto store = results::read_store(out + "/results.h5");
   ASSERT_EQ(store.runs.size(), 1u);
   std::map<std::string, double> values;
-  for (const auto& row : store.runs[0].evaluations) values[row.metric] = row.value;
-  ASSERT_EQ(values.count("fid"), 1u) << r.out;
-  ASSERT_EQ(values.count("is_mean"), 1u) << r.out;
-  ASSERT_EQ(values.count("is_std"), 1u) << r.out;
+  for (const auto& row : store.runs[0].evaluations) {
+    values[row.metric] = row.value;
+    EXPECT_EQ(row.detector_sha256, "synthetic:0") << row.metric;
+    const bool one_set = row.metric == "is_mean" || row.metric == "is_std";
+    EXPECT_EQ(row.reference_sha256.size(), one_set ? 0u : 64u) << row.metric;
+    EXPECT_EQ(row.protocol_mismatch, "") << row.metric;
+  }
+  for (const char* metric : {"fid", "is_mean", "is_std", "sfid", "fd_dinov2"}) {
+    ASSERT_EQ(values.count(metric), 1u) << metric << "\n" << r.out;
+  }
   EXPECT_TRUE(std::isfinite(values["fid"]) && values["fid"] > 0.0) << values["fid"];
   EXPECT_GE(values["is_mean"], 1.0);
 
   const auto samples = out + "/stages/ect/samples-nfe1-seeds0-9.npz";
   ASSERT_TRUE(fs::exists(samples));
-  r = test::run_cli({"fid", samples, stats, "--weights", "synthetic:0", "--json"}, env);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NEAR(nlohmann::json::parse(r.out).at("fid").get<double>(), values["fid"], 1e-5 + 1e-6 * values["fid"]);  // streaming vs one-shot sums
-  r = test::run_cli({"is", samples, "--weights", "synthetic:0", "--json"}, env);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto is = nlohmann::json::parse(r.out);
-  EXPECT_NEAR(is.at("is_mean").get<double>(), values["is_mean"], 1e-9 * values["is_mean"]);
-  EXPECT_NEAR(is.at("is_std").get<double>(), values["is_std"], 1e-9 + 1e-9 * values["is_std"]);
+  const auto command = [&](std::vector<std::string> args, const char* key) {
+    args.push_back("--json");
+    const auto result = test::run_cli(args, env);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return nlohmann::json::parse(result.out, nullptr, false).value(key, -1.0);
+  };
+  // Streaming vs one-shot sums: 1e-5 absolute.
+  EXPECT_NEAR(command({"fid", samples, stats, "--weights", "synthetic:0"}, "fid"), values["fid"], 1e-5 + 1e-6 * values["fid"]);
+  EXPECT_NEAR(command({"sfid", samples, stats, "--weights", "synthetic:0"}, "sfid"), values["sfid"],
+              1e-5 + 1e-6 * values["sfid"]);
+  EXPECT_NEAR(command({"fd-dinov2", samples, stats, "--dinov2-weights", "synthetic:0"}, "fd_dinov2"), values["fd_dinov2"],
+              1e-5 + 1e-6 * values["fd_dinov2"]);
+  const std::vector<std::string> is_args{"is", samples, "--weights", "synthetic:0", "--shuffle-seed", "2020"};
+  EXPECT_NEAR(command(is_args, "is_mean"), values["is_mean"], 1e-9 * values["is_mean"]);
+  EXPECT_NEAR(command(is_args, "is_std"), values["is_std"], 1e-9 + 1e-9 * values["is_std"]);
 }
 
 // `cmbench swd GENERATED REFERENCE --num N` reproduces a stored SWD to the last digit: the suite

@@ -30,14 +30,15 @@ const MetricOutput& output_of(const std::vector<MetricOutput>& outputs, const st
 }
 
 TEST(MetricRegistry, EveryValueHasOneMetricAndAPolicy) {
-  EXPECT_EQ(metric_registry().names(), (std::vector<std::string>{"fid", "is", "kid", "pr", "swd"}));
+  EXPECT_EQ(metric_registry().names(),
+            (std::vector<std::string>{"fd_dinov2", "fid", "is", "kid", "pr", "pr50k3", "sfid", "swd"}));
   const auto values = metric_output_names();
   EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), values.size());
   EXPECT_EQ(metric_of_output("is_std"), "is");
   EXPECT_EQ(metric_of_output("is_mean"), "is");
   EXPECT_EQ(metric_of_output("fid"), "fid");
   EXPECT_EQ(metric_of_output("is"), "");  // the metric, not a value
-  EXPECT_THROW(metric_registry().create("sfid"), InputError);
+  EXPECT_THROW(metric_registry().create("lpips"), InputError);
   EXPECT_EQ(metric_of_output("kid_std"), "kid");
   EXPECT_EQ(metric_of_output("recall"), "pr");
 
@@ -66,7 +67,8 @@ TEST(ImageSetFeatures, OnePassServesStatisticsAndLogits) {
   const auto indices = select_indices(*source, 4, 0);
   auto detector = make_detector(DetectorOptions().weights("synthetic:0"));
   const auto features = image_set_features(
-      *source, indices, {Feature::pool3_statistics, Feature::inception_logits, Feature::pixels}, detector.get(), 3);
+      *source, indices, {Feature::pool3_statistics, Feature::inception_logits, Feature::pixels},
+      FeatureNetworks{detector.get()}, 3);
   const auto stats = image_statistics(*source, indices, *detector, ExtractionOptions().batch(3), 1);
   EXPECT_TRUE(torch::equal(features.pool3_statistics->mu, stats.mu));
   EXPECT_TRUE(torch::equal(features.pool3_statistics->sigma, stats.sigma));

@@ -170,7 +170,7 @@ TEST(ResultStore, EveryColumnAndAttributeIsDescribed) {
   const auto run = file.openGroup("runs/000001");
   expect_described_attributes(run, "run");
   expect_described_columns(run, "training_curve", 5);
-  expect_described_columns(run, "evaluation", 8);
+  expect_described_columns(run, "evaluation", 11);
   const auto suite = file.openGroup("suites/smoke");
   expect_described_attributes(suite, "suite");
   expect_described_columns(suite, "metrics", 5);

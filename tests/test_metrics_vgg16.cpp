@@ -1,0 +1,392 @@
+// The pr50k3 VGG16 detector (metrics/vgg16_detector.h) on a fake TorchScript VGG16 with NVIDIA's
+// calling convention, batched and sharded extraction, the weights spec; and scripts/convert-edm-detector
+// on a pickle of a scripted fake Inception (skipped without a python3 that has torch).
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <optional>
+
+#include "core/digest.h"
+#include "core/error.h"
+#include "core/launch_env.h"
+#include "core/process_group.h"
+#include "metrics/detector.h"
+#include "metrics/vgg16_detector.h"
+#include "test_util.h"
+
+namespace cmbench {
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Features of the fakes: the per-channel means of the uint8 NCHW input, tiled to `width`.
+torch::Tensor channel_means_tiled(const torch::Tensor& images_nhwc, int64_t width) {
+  auto means = images_nhwc.to(torch::kFloat32).mean({1, 2});
+  if (means.size(1) == 1) means = means.expand({-1, 3});
+  return means.repeat({1, (width + 2) / 3}).slice(1, 0, width).contiguous();
+}
+
+// A TorchScript module shaped like NVIDIA's vgg16.pt: forward(img, resize_images, return_lpips,
+// return_features); it insists on uint8 NCHW with 3 channels, as the reference feeds it.
+const char* const kFakeVgg16 = R"(
+    def forward(self, img, resize_images: bool = True, return_lpips: bool = False, return_features: bool = False):
+        assert img.dtype == 0  # torch.uint8 (the name cannot be resolved here)
+        assert img.size(1) == 3
+        features = img.float().mean(dim=[2, 3]).repeat([1, 1366])[:, :4096]
+        if return_features:
+            return features
+        return features[:, :16]
+)";
+
+std::string write_torchscript(const test::TempDir& dir, const std::string& name, const std::string& source) {
+  torch::jit::Module module("FakeVgg16");
+  module.define(source);
+  const auto path = dir.file(name);
+  module.save(path);
+  return path;
+}
+
+std::string write_fake_vgg16(const test::TempDir& dir) { return write_torchscript(dir, "vgg16-fake.pt", kFakeVgg16); }
+
+// The images of a tensor, as an ImageSource.
+class TensorImages : public ImageSource {
+ public:
+  explicit TensorImages(torch::Tensor images) : images_(std::move(images)) {}
+  const std::string& name() const override { return name_; }
+  int64_t size() const override { return images_.size(0); }
+  int64_t height() const override { return images_.size(1); }
+  int64_t width() const override { return images_.size(2); }
+  int64_t channels() const override { return images_.size(3); }
+  torch::Tensor read(int64_t begin, int64_t end) const override { return images_.slice(0, begin, end).contiguous(); }
+  bool has_labels() const override { return false; }
+  torch::Tensor labels() const override { return {}; }
+
+ private:
+  torch::Tensor images_;
+  std::string name_ = "test-images";
+};
+
+// Sets (or with nullopt unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
+    if (const char* old = std::getenv(name_.c_str())) saved_ = old;
+    if (value) ::setenv(name_.c_str(), value->c_str(), 1);
+    else ::unsetenv(name_.c_str());
+  }
+  ~ScopedEnv() {
+    if (saved_) ::setenv(name_.c_str(), saved_->c_str(), 1);
+    else ::unsetenv(name_.c_str());
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> saved_;
+};
+
+TEST(Vgg16Detector, FakeModuleGivesChannelMeanFeatures) {
+  test::TempDir dir;
+  const auto path = write_fake_vgg16(dir);
+  Vgg16Detector detector(Vgg16DetectorOptions().weights(path));
+  const auto rgb = torch::randint(0, 256, {3, 9, 7, 3}, torch::kUInt8);
+  const auto features = detector.run(rgb);
+  EXPECT_EQ(features.scalar_type(), torch::kFloat32);
+  EXPECT_EQ(features.device(), torch::Device(torch::kCPU));
+  EXPECT_EQ(features.sizes().vec(), (std::vector<int64_t>{3, kVgg16FeatureWidth}));
+  EXPECT_TRUE(torch::allclose(features, channel_means_tiled(rgb, kVgg16FeatureWidth)));
+  // Grayscale is repeated to three channels, as StyleGAN2-ADA's metric_utils does.
+  const auto gray = torch::randint(0, 256, {2, 5, 6, 1}, torch::kUInt8);
+  EXPECT_TRUE(torch::allclose(detector.run(gray), channel_means_tiled(gray, kVgg16FeatureWidth)));
+
+  const auto meta = detector.describe();
+  EXPECT_EQ(meta.at("detector"), "vgg16-torchscript");
+  EXPECT_EQ(meta.at("weights"), path);
+  EXPECT_EQ(meta.at("weights_sha256"), file_digest_hex(Digest::Kind::sha256, path));
+  EXPECT_EQ(make_vgg16_detector(Vgg16DetectorOptions().weights(path))->describe(), meta);
+
+  const auto message = test::input_error_message([&] { detector.run(torch::zeros({1, 4, 4, 3}, torch::kFloat32)); });
+  EXPECT_TRUE(contains(message, "uint8")) << message;
+  EXPECT_TRUE(contains(test::input_error_message([&] { detector.run(torch::zeros({1, 4, 4, 2}, torch::kUInt8)); }),
+                       "(N, H, W, 1 or 3)"));
+}
+
+TEST(Vgg16Detector, BadFilesGiveOneLineErrorsNamingTheFile) {
+  test::TempDir dir;
+  const auto missing = dir.file("absent.pt");
+  auto message = test::input_error_message([&] { make_vgg16_detector(Vgg16DetectorOptions().weights(missing)); });
+  EXPECT_EQ(message.rfind("--vgg16 " + missing + ": no such file", 0), 0u) << message;
+  EXPECT_TRUE(contains(message, kVgg16Url)) << message;
+
+  const auto text = dir.file("vgg16.pt");
+  test::write_text(text, "not a TorchScript archive\n");
+  message = test::input_error_message([&] { make_vgg16_detector(Vgg16DetectorOptions().weights(text)); });
+  EXPECT_EQ(message.rfind("--vgg16 " + text + ": not a loadable TorchScript VGG16", 0), 0u) << message;
+  EXPECT_FALSE(contains(message, "\n")) << message;
+
+  // StyleGAN3's name for the file: the message says how to convert it.
+  const auto pickle = dir.file("vgg16.pkl");
+  test::write_text(pickle, "\x80\x04 not really a pickle either");
+  message = test::input_error_message([&] { make_vgg16_detector(Vgg16DetectorOptions().weights(pickle)); });
+  EXPECT_TRUE(contains(message, "scripts/convert-edm-detector")) << message;
+
+  const auto narrow = write_torchscript(dir, "narrow.pt", R"(
+    def forward(self, img, return_features: bool = False):
+        return img.float().mean(dim=[2, 3]).repeat([1, 683])[:, :2048]
+  )");
+  Vgg16Detector narrow_detector(Vgg16DetectorOptions().weights(narrow));
+  message = test::input_error_message([&] { narrow_detector.run(torch::zeros({2, 8, 8, 3}, torch::kUInt8)); });
+  EXPECT_EQ(message, narrow + ": the VGG16 detector returned features of shape [2, 2048], expected [2, 4096]");
+
+  // A module without NVIDIA's return_features keyword is not the detector.
+  const auto other = write_torchscript(dir, "other.pt", R"(
+    def forward(self, img):
+        return img.float().mean(dim=[2, 3]).repeat([1, 1366])[:, :4096]
+  )");
+  Vgg16Detector other_detector(Vgg16DetectorOptions().weights(other));
+  message = test::input_error_message([&] { other_detector.run(torch::zeros({1, 8, 8, 3}, torch::kUInt8)); });
+  EXPECT_EQ(message.rfind(other + ": the VGG16 detector failed on a batch of shape [1, 3, 8, 8]", 0), 0u) << message;
+  EXPECT_FALSE(contains(message, "\n")) << message;
+}
+
+TEST(Vgg16Detector, WeightsComeFromTheFlagElseTheEnvironment) {
+  test::TempDir dir;
+  const auto path = write_fake_vgg16(dir);
+  {
+    ScopedEnv env("CMBENCH_VGG16", std::nullopt);
+    EXPECT_EQ(resolve_vgg16_weights("given.pt"), "given.pt");
+    const auto message = test::input_error_message([] { resolve_vgg16_weights(""); });
+    EXPECT_EQ(message, missing_vgg16_message());
+    EXPECT_TRUE(contains(message, kVgg16Url)) << message;
+    EXPECT_TRUE(contains(message, "--vgg16")) << message;
+    EXPECT_TRUE(contains(message, "CMBENCH_VGG16")) << message;
+    EXPECT_THROW(make_vgg16_detector(Vgg16DetectorOptions()), InputError);
+  }
+  {
+    ScopedEnv env("CMBENCH_VGG16", "");  // set but empty counts as unset
+    EXPECT_THROW(resolve_vgg16_weights(""), InputError);
+  }
+  {
+    ScopedEnv env("CMBENCH_VGG16", path);
+    EXPECT_EQ(resolve_vgg16_weights(""), path);
+    EXPECT_EQ(resolve_vgg16_weights("given.pt"), "given.pt");  // the flag wins
+    EXPECT_EQ(make_vgg16_detector(Vgg16DetectorOptions())->describe().at("weights"), path);
+  }
+  {
+    ScopedEnv env("CMBENCH_VGG16", dir.file("absent.pt"));
+    const auto message = test::input_error_message([] { make_vgg16_detector(Vgg16DetectorOptions()); });
+    EXPECT_EQ(message.rfind("CMBENCH_VGG16=" + dir.file("absent.pt") + ": no such file", 0), 0u) << message;
+  }
+}
+
+TEST(Vgg16Detector, ExtractionKeepsTheIndexOrder) {
+  test::TempDir dir;
+  Vgg16Detector detector(Vgg16DetectorOptions().weights(write_fake_vgg16(dir)));
+  const auto images = torch::randint(0, 256, {7, 6, 5, 3}, torch::kUInt8);
+  const TensorImages source(images);
+  const auto all = channel_means_tiled(images, kVgg16FeatureWidth);
+  const std::vector<std::vector<int64_t>> selections{{0, 1, 2, 3, 4, 5, 6}, {5, 0, 3, 6, 1}, {4}};
+  for (const auto& indices : selections) {
+    for (const int64_t batch : {1, 2, 64}) {
+      const auto features = extract_vgg16_features(source, indices, detector, batch);
+      const std::vector<int64_t> shape{static_cast<int64_t>(indices.size()), kVgg16FeatureWidth};
+      ASSERT_EQ(features.sizes().vec(), shape);
+      EXPECT_TRUE(torch::allclose(features, all.index_select(0, torch::tensor(indices)))) << "batch " << batch;
+    }
+  }
+  EXPECT_THROW(extract_vgg16_features(source, {}, detector, 2), InputError);
+  EXPECT_THROW(extract_vgg16_features(source, {0, 1}, detector, 0), InputError);
+}
+
+// Two Gloo ranks (two threads meeting on 127.0.0.1): batch k on rank k mod 2, the rows gathered in index
+// order on both ranks, equal to the one-process features.
+TEST(Vgg16Detector, TwoRanksShareTheBatches) {
+  if (!multi_process_available()) GTEST_SKIP() << "built without c10d Gloo (libgloo-dev)";
+  test::TempDir dir;
+  const auto path = write_fake_vgg16(dir);
+  const auto images = torch::randint(0, 256, {9, 6, 5, 3}, torch::kUInt8);
+  const TensorImages source(images);
+  const std::vector<int64_t> indices{8, 1, 2, 4, 0, 7, 3};
+  Vgg16Detector single(Vgg16DetectorOptions().weights(path));
+  const auto want = extract_vgg16_features(source, indices, single, 2);
+  const int port = free_local_port();
+  std::vector<std::future<torch::Tensor>> ranks;
+  for (int64_t r = 0; r < 2; ++r) {
+    ranks.push_back(std::async(std::launch::async, [&, r] {
+      LaunchEnv env;
+      env.launcher = Launcher::torchrun;
+      env.rank = env.local_rank = r;
+      env.world_size = 2;
+      env.master_addr = "127.0.0.1";
+      env.port = port;
+      ProcessGroupOptions options;
+      options.timeout = std::chrono::seconds(60);
+      auto group = open_process_group(env, options);
+      Vgg16Detector detector(Vgg16DetectorOptions().weights(path));
+      return extract_vgg16_features(source, indices, detector, 2, group.get());
+    }));
+  }
+  for (auto& rank : ranks) EXPECT_TRUE(torch::equal(rank.get(), want));
+}
+
+// ---- scripts/convert-edm-detector ----
+
+struct ShellResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+ShellResult run_shell(const std::string& command) {
+  ShellResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::vector<std::string> python_candidates() {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("CMBENCH_PYTHON"); env && *env) candidates.push_back(env);
+  candidates.push_back("python3");
+  candidates.push_back("/usr/bin/python3");  // Debian's, where python3-torch installs, behind a pyenv python3
+  return candidates;
+}
+
+// The first python3 that imports torch; empty when none does.
+const std::string& python_with_torch() {
+  static const std::string found = [] {
+    for (const auto& python : python_candidates()) {
+      if (run_shell(quoted(python) + " -c 'import torch'").exit_code == 0) return python;
+    }
+    return std::string();
+  }();
+  return found;
+}
+
+const std::string& any_python() {
+  static const std::string found = [] {
+    for (const auto& python : python_candidates()) {
+      if (run_shell(quoted(python) + " -c pass").exit_code == 0) return python;
+    }
+    return std::string();
+  }();
+  return found;
+}
+
+std::string convert_command(const std::string& python, const std::string& args) {
+  return quoted(python) + " " + quoted(test::source_path("scripts/convert-edm-detector")) + " " + args;
+}
+
+// Our own fake of EDM's detector pickle: a scripted module with the Inception detector's calling
+// convention (features: channel means tiled to 2048; an `output` layer of 1008 x 2048), pickled so that
+// unpickling rebuilds it with torch.jit.load (a ScriptModule itself cannot be pickled). Also a pickle
+// of a plain torch.nn.Linear, which holds no TorchScript module.
+const char* const kMakeFakePickles = R"(
+import io, pickle, sys
+import torch
+
+class FakeInception(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.output = torch.nn.Linear(2048, 1008, bias=False)
+        with torch.no_grad():
+            self.output.weight.copy_(torch.linspace(-1, 1, 1008 * 2048).view(1008, 2048))
+
+    def forward(self, img, return_features: bool = False):
+        features = img.float().mean(dim=[2, 3]).repeat([1, 683])[:, :2048]
+        if return_features:
+            return features
+        return torch.softmax(self.output(features), dim=1)
+
+class RebuiltByJitLoad:
+    def __init__(self, data):
+        self.data = data
+
+    def __reduce__(self):
+        return (torch.jit.load, (io.BytesIO(self.data),))
+
+buffer = io.BytesIO()
+torch.jit.save(torch.jit.script(FakeInception().eval()), buffer)
+with open(sys.argv[1], "wb") as f:
+    pickle.dump(RebuiltByJitLoad(buffer.getvalue()), f)
+with open(sys.argv[2], "wb") as f:
+    pickle.dump(torch.nn.Linear(2, 2), f)
+)";
+
+TEST(EdmDetectorConverter, PickledTorchScriptBecomesALoadableDetector) {
+  const auto& python = python_with_torch();
+  if (python.empty()) GTEST_SKIP() << "no python3 with torch (python3 -c 'import torch' fails; Debian: python3-torch)";
+  test::TempDir dir;
+  const auto maker = dir.file("make_fake_pickles.py");
+  test::write_text(maker, kMakeFakePickles);
+  const auto pickle = dir.file("inception-2015-12-05.pkl"), linear = dir.file("linear.pkl");
+  const auto made = run_shell(quoted(python) + " " + quoted(maker) + " " + quoted(pickle) + " " + quoted(linear));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+
+  const auto pt = dir.file("inception-2015-12-05.pt");
+  const auto converted = run_shell(convert_command(python, quoted(pickle) + " " + quoted(pt)));
+  ASSERT_EQ(converted.exit_code, 0) << converted.output;
+  EXPECT_TRUE(contains(converted.output, "2048 features")) << converted.output;
+  EXPECT_FALSE(std::filesystem::exists(pt + ".tmp"));
+
+  auto detector = make_detector(DetectorOptions().weights(pt));
+  EXPECT_EQ(detector->describe().at("detector"), "torchscript");
+  const auto images = torch::randint(0, 256, {3, 9, 7, 3}, torch::kUInt8);
+  const auto out = detector->run(images, true);
+  const auto want = channel_means_tiled(images, 2048);
+  EXPECT_TRUE(torch::allclose(out.pool3, want));
+  const auto weight = torch::linspace(-1, 1, 1008 * 2048, torch::kFloat32).view({1008, 2048});
+  EXPECT_TRUE(torch::allclose(out.logits_unbiased, torch::matmul(want, weight.t()), 1e-5, 1e-3));
+
+  // Refused, one line each: a pickle of no TorchScript module, a .pt that needs no conversion, no file.
+  const auto refused = run_shell(convert_command(python, quoted(linear) + " " + quoted(dir.file("linear.pt"))));
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "torch.nn.modules.linear.Linear, not a TorchScript module")) << refused.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("linear.pt")));
+  const auto zip = run_shell(convert_command(python, quoted(pt) + " " + quoted(dir.file("again.pt"))));
+  EXPECT_EQ(zip.exit_code, 2) << zip.output;
+  EXPECT_TRUE(contains(zip.output, "needs no conversion")) << zip.output;
+  const auto absent = run_shell(convert_command(python, quoted(dir.file("absent.pkl")) + " " + quoted(pt)));
+  EXPECT_EQ(absent.exit_code, 2) << absent.output;
+  EXPECT_TRUE(contains(absent.output, "absent.pkl: no such file")) << absent.output;
+}
+
+// Runs wherever a python3 is, torch or not: a `torch` package that fails to import is put first on the
+// path, as on a machine without PyTorch; --help still works, a conversion says what to install.
+TEST(EdmDetectorConverter, SaysWhatToInstallWithoutTorch) {
+  const auto& python = any_python();
+  if (python.empty()) GTEST_SKIP() << "no python3";
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.file("shadow/torch"));
+  test::write_text(dir.file("shadow/torch/__init__.py"), "raise ImportError('hidden by the test')\n");
+  const std::string env = "PYTHONPATH=" + quoted(dir.file("shadow")) + " ";
+  const auto help = run_shell(env + convert_command(python, "--help"));
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_TRUE(contains(help.output, "usage: convert-edm-detector")) << help.output;
+  EXPECT_TRUE(contains(help.output, "inception-2015-12-05.pkl")) << help.output;
+  test::write_text(dir.file("in.pkl"), "a pickle would be read after torch is imported\n");
+  const auto convert =
+      run_shell(env + convert_command(python, quoted(dir.file("in.pkl")) + " " + quoted(dir.file("out.pt"))));
+  EXPECT_EQ(convert.exit_code, 2) << convert.output;
+  EXPECT_TRUE(contains(convert.output, "needs PyTorch")) << convert.output;
+  EXPECT_TRUE(contains(convert.output, "python3-torch")) << convert.output;
+}
+
+}  // namespace
+}  // namespace cmbench
