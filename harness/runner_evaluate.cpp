@@ -173,12 +173,8 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, Suit
                        stage.name, metric->outputs().front().name, mismatch);
         }
         for (const auto& output : metric->outputs()) {
-          results::EvaluationRow row{step, nfe, output.name, values.values.at(output.name), request.num, seeds,
-                                     reference_used, detector_used};
-          row.detector_sha256 = text("detector_sha256");
-          row.reference_sha256 = text("reference_sha256");
-          row.protocol_mismatch = mismatch;
-          out.rows.push_back(std::move(row));
+          out.rows.push_back({step, nfe, output.name, values.values.at(output.name), request.num, seeds, reference_used,
+                              detector_used, text("detector_sha256"), text("reference_sha256"), mismatch});
         }
       }
       if (set == 0 && e.grid) {
