@@ -133,7 +133,7 @@ TEST(ResultCompare, CliExitCodes) {
 TEST(ResultCompare, RowsNameTheirAggregateOverSeedSets) {
   const auto c = compare_stores(seed_set_store(), seed_set_store(), {});
   EXPECT_TRUE(c.passed());
-  const auto& fid = row(c, "ect", 1, "fid");
+  const auto fid = row(c, "ect", 1, "fid");
   EXPECT_EQ(fid.baseline, 3.60);  // the min, as before
   EXPECT_EQ(fid.aggregate().aggregate, "min");
   EXPECT_EQ(fid.aggregate().seed_sets, 3);
@@ -172,7 +172,7 @@ TEST(ResultCompare, OneSeedSetSaysSo) {
 TEST(ResultCompare, DifferentSeedSetCountsAreNamedAndComparedAsBefore) {
   // The current store has only the first seed set; its FID (3.60) equals the baseline's min.
   const auto c = compare_stores(seed_set_store(), seed_set_store({3.60}), {});
-  const auto& fid = row(c, "ect", 1, "fid");
+  const auto fid = row(c, "ect", 1, "fid");
   EXPECT_EQ(fid.status, "same");
   EXPECT_EQ(fid.aggregate().seed_sets, 1);
   EXPECT_EQ(fid.baseline_aggregate.seed_sets, 3);
