@@ -73,13 +73,7 @@ void run_frechet(const std::string& a, const std::string& b, bool allow_protocol
   const auto sb = read_statistics(b);
   const auto mismatches = protocol_differences(protocol_from_meta(sa.meta, Feature::pool3_statistics, "mu"),
                                                protocol_from_meta(sb.meta, Feature::pool3_statistics, "mu"));
-  if (!mismatches.empty() && !allow_protocol_mismatch) {
-    std::string list;
-    for (const auto& m : mismatches) list += (list.empty() ? "" : "; ") + m;
-    throw InputError(fmt::format("{} vs {}: statistics computed under different protocols ({}); pass "
-                                 "--allow-protocol-mismatch to compare them anyway",
-                                 a, b, list));
-  }
+  check_protocols(mismatches, a, b, allow_protocol_mismatch);
   const double fd = frechet_distance(sa, a, sb, b);
   if (json) {
     nlohmann::json out{{"fd", fd}, {"inputs", {a, b}}, {"dims", sa.mu.size(0)}, {"n", {sa.n, sb.n}}};
@@ -90,11 +84,6 @@ void run_frechet(const std::string& a, const std::string& b, bool allow_protocol
   }
 }
 
-// `cmbench fid|is|swd|kid|pr`: the registry's metric on the inputs, each a set of images (the EDM
-// subset of --num, by --seed), a features .npz of `cmbench features`, or, where only statistics are
-// needed, a statistics .npz. A metric that needs
-// equally large sets defaults --num to the smaller set, so a suite's stored value (the generated
-// set against the reference's EDM subset of that size) is reproduced by the command.
 // Whether the file at `path` serves `needs` itself (a features .npz, or a statistics .npz holding
 // every statistics asked for) rather than as images (a reference batch's arr_0 for the rest).
 bool served_by_file(const std::string& path, const std::set<Feature>& needs) {
@@ -209,43 +198,24 @@ void run_stats(const std::string& input, const std::string& out_path, const Feat
   auto detector = detector_for(o, ranks);
   std::unique_ptr<Dinov2Detector> dinov2;
   if (layers.dinov2) dinov2 = make_dinov2_detector(Dinov2DetectorOptions().weights(o.dinov2_weights).device(ranks.device()));
-  StatisticsAccumulator pool3_sums, spatial_sums;
-  extract_features(*source, indices, *detector, extraction_for(o, input, false).with_spatial(layers.spatial),
-                   [&](const FidInceptionOutput& out) {
-                     pool3_sums.add(out.pool3);
-                     if (layers.spatial) spatial_sums.add(out.spatial);
-                   },
-                   ranks.group.get());
-  FeatureStatistics pool3 = pool3_sums.finish(ddof), spatial, dinov2_stats;
-  if (layers.spatial) spatial = spatial_sums.finish(ddof);
-  if (dinov2) {
-    StatisticsAccumulator sums;
-    BatchFeatureRun network{{1024}, [&](const torch::Tensor& images) { return std::vector<torch::Tensor>{dinov2->run(images)}; }};
-    extract_batches(*source, indices, network, extraction_for(o, input + " (DINOv2)", false),
-                    [&](const std::vector<torch::Tensor>& rows) { sums.add(rows[0]); }, ranks.group.get());
-    dinov2_stats = sums.finish(ddof);
-  }
+  std::set<Feature> wanted{Feature::pool3_statistics};
+  if (layers.spatial) wanted.insert(Feature::spatial_statistics);
+  if (layers.dinov2) wanted.insert(Feature::dinov2_statistics);
+  auto set = image_set_features(*source, indices, wanted, FeatureNetworks{detector.get(), dinov2.get()}, o.batch,
+                                ranks.group.get(), ddof);
   ranks.group->barrier();  // every rank has read its images before rank 0 writes (the output may be an input's neighbour)
   if (!ranks.group->is_root()) return;
-  const auto protocol = [&](const nlohmann::json& described, Feature feature) {
-    auto p = feature_protocol(described, feature);
-    p["ddof"] = ddof;
-    return p;
-  };
+  auto& pool3 = *set.pool3_statistics;
   pool3.meta = detector->describe();
   pool3.meta["ddof"] = ddof;
   pool3.meta["layer"] = feature_layer(Feature::pool3_statistics);
   pool3.meta["source"] = input;
   pool3.meta["num"] = static_cast<int64_t>(indices.size());
-  pool3.meta["statistics"]["mu"] = protocol(detector->describe(), Feature::pool3_statistics);
-  std::vector<NamedStatistics> pairs{{"mu", "sigma", &pool3}};
-  if (layers.spatial) {
-    pool3.meta["statistics"]["mu_s"] = protocol(detector->describe(), Feature::spatial_statistics);
-    pairs.push_back({"mu_s", "sigma_s", &spatial});
-  }
-  if (dinov2) {
-    pool3.meta["statistics"]["mu_dinov2"] = protocol(dinov2->describe(), Feature::dinov2_statistics);
-    pairs.push_back({"mu_dinov2", "sigma_dinov2", &dinov2_stats});
+  std::vector<NamedStatistics> pairs;  // pool3 first: the file's n and meta come from it
+  for (const auto& k : statistics_keys()) {
+    if (!wanted.count(k.feature)) continue;
+    pool3.meta["statistics"][k.mu] = set.protocols.at(k.feature);
+    pairs.push_back({k.mu, k.sigma, &*set.statistics(k.feature)});
   }
   write_statistics(out_path, pairs);
   std::cerr << fmt::format("wrote {} (n = {}, D = {}{}{}, ddof {})", out_path, pool3.n, pool3.mu.size(0),

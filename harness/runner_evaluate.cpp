@@ -168,7 +168,7 @@ StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, Suit
         };
         std::string mismatch;
         if (values.details.contains("protocol_mismatch")) {
-          for (const auto& m : values.details["protocol_mismatch"]) mismatch += (mismatch.empty() ? "" : "; ") + m.get<std::string>();
+          mismatch = protocol_mismatch_text(values.details["protocol_mismatch"].get<std::vector<std::string>>());
           spdlog::warn("{}: {} compares features of different protocols ({}), as allow_protocol_mismatch permits",
                        stage.name, metric->outputs().front().name, mismatch);
         }

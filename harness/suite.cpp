@@ -257,9 +257,7 @@ void check_reference(const Metric& metric, const std::string& name, const SuiteE
   }
   if (metric.image_sets() < 2) return;
   for (const auto feature : features) {
-    const bool statistics_feature = feature == Feature::pool3_statistics || feature == Feature::spatial_statistics ||
-                                    feature == Feature::dinov2_statistics;
-    const bool from_statistics = statistics_feature && !metric.equal_set_sizes();
+    const bool from_statistics = is_statistics_feature(feature) && !metric.equal_set_sizes();
     if (from_statistics && e.reference_statistics.empty() && e.reference_images.empty()) {
       throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] statistics or images", at, name));
     }

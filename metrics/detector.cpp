@@ -2,14 +2,12 @@
 
 #include <torch/script.h>
 
-#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "core/device.h"
-#include "core/digest.h"
 #include "core/error.h"
 #include "metrics/named_weights.h"
 #include "core/torch_compat.h"
@@ -22,12 +20,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-
-std::string weights_checksum(const std::string& weights) {
-  uint32_t seed;
-  if (parse_synthetic_seed(weights, fmt::format("--weights {}", weights), seed)) return weights;
-  return file_digest_hex(Digest::Kind::sha256, weights);
-}
+std::string weights_checksum(const std::string& weights) { return weights_sha256(weights, "--weights " + weights); }
 
 void require_file(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) {
@@ -163,10 +156,7 @@ FidInception load_native_inception(const std::string& weights) {
 }
 
 std::unique_ptr<InceptionDetector> make_detector(const DetectorOptions& options) {
-  std::string weights = options.weights();
-  if (weights.empty()) {
-    if (const char* env = std::getenv("CMBENCH_INCEPTION"); env && *env) weights = env;
-  }
+  const std::string weights = weights_spec_or_environment(options.weights(), "CMBENCH_INCEPTION");
   if (weights.empty()) throw InputError(missing_weights_message());
   std::string detector = options.detector();
   if (detector.empty()) detector = ends_with(weights, ".pt") ? "torchscript" : "native";

@@ -1,9 +1,6 @@
 #include "metrics/dinov2_detector.h"
 
-#include <cstdlib>
-
 #include "core/device.h"
-#include "core/digest.h"
 #include "core/error.h"
 #include "core/torch_compat.h"
 #include "metrics/named_weights.h"
@@ -11,17 +8,14 @@
 namespace cmbench {
 
 std::string resolve_dinov2_weights(const std::string& explicit_weights) {
-  if (!explicit_weights.empty()) return explicit_weights;
-  if (const char* env = std::getenv("CMBENCH_DINOV2"); env && *env) return env;
-  throw InputError(dinov2_missing_weights_message() + " (--dinov2-weights, or $CMBENCH_DINOV2)");
+  auto weights = weights_spec_or_environment(explicit_weights, "CMBENCH_DINOV2");
+  if (weights.empty()) throw InputError(dinov2_missing_weights_message() + " (--dinov2-weights, or $CMBENCH_DINOV2)");
+  return weights;
 }
 
 Dinov2Detector::Dinov2Detector(const Dinov2DetectorOptions& options)
     : weights_(resolve_dinov2_weights(options.weights())), net_(load_dinov2(weights_)) {
-  uint32_t seed;
-  checksum_ = parse_synthetic_seed(weights_, "DINOv2 weights " + weights_, seed)
-                  ? weights_
-                  : file_digest_hex(Digest::Kind::sha256, weights_);
+  checksum_ = weights_sha256(weights_, "DINOv2 weights " + weights_);  // after loading, which says what is wrong
   const auto device = resolve_device(options.device());
   net_->to(device);
   if (device.is_cuda()) compat::disable_tf32();  // fp32 features, as for FID

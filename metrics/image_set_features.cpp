@@ -26,16 +26,23 @@ bool needs_dinov2(const std::set<Feature>& features) { return features.count(Fea
 
 bool needs_vgg16(const std::set<Feature>& features) { return features.count(Feature::vgg16_features) != 0; }
 
+std::optional<FeatureStatistics>& ImageSetFeatures::statistics(Feature feature) {
+  switch (feature) {
+    case Feature::pool3_statistics: return pool3_statistics;
+    case Feature::spatial_statistics: return spatial_statistics;
+    case Feature::dinov2_statistics: return dinov2_statistics;
+    default: throw std::logic_error("ImageSetFeatures::statistics: not a statistics feature");
+  }
+}
+
+const std::optional<FeatureStatistics>& ImageSetFeatures::statistics(Feature feature) const {
+  return const_cast<ImageSetFeatures&>(*this).statistics(feature);
+}
+
 void ImageSetFeatures::merge(ImageSetFeatures other) {
   if (!has(Feature::pixels) && other.has(Feature::pixels)) pixels = std::move(other.pixels);
-  if (!has(Feature::pool3_statistics) && other.has(Feature::pool3_statistics)) {
-    pool3_statistics = std::move(other.pool3_statistics);
-  }
-  if (!has(Feature::spatial_statistics) && other.has(Feature::spatial_statistics)) {
-    spatial_statistics = std::move(other.spatial_statistics);
-  }
-  if (!has(Feature::dinov2_statistics) && other.has(Feature::dinov2_statistics)) {
-    dinov2_statistics = std::move(other.dinov2_statistics);
+  for (const auto& k : statistics_keys()) {
+    if (!has(k.feature) && other.has(k.feature)) statistics(k.feature) = std::move(other.statistics(k.feature));
   }
   if (!has(Feature::inception_logits) && other.has(Feature::inception_logits)) logits = std::move(other.logits);
   if (!has(Feature::pool3_features) && other.has(Feature::pool3_features)) pool3 = std::move(other.pool3);
@@ -48,7 +55,7 @@ namespace {
 
 void inception_features(ImageSetFeatures& out, const ImageSource& source, const std::vector<int64_t>& indices,
                         const std::set<Feature>& features, InceptionDetector& detector, int64_t batch,
-                        ProcessGroup* group) {
+                        ProcessGroup* group, int ddof) {
   const bool want_statistics = features.count(Feature::pool3_statistics) != 0;
   const bool want_logits = features.count(Feature::inception_logits) != 0;
   const bool want_pool3 = features.count(Feature::pool3_features) != 0;
@@ -65,13 +72,13 @@ void inception_features(ImageSetFeatures& out, const ImageSource& source, const 
         if (want_pool3) pool3.push_back(b.pool3);
       },
       group);
-  if (want_statistics) out.pool3_statistics = pool3_accumulator.finish(1);
-  if (want_spatial) out.spatial_statistics = spatial_accumulator.finish(1);
+  if (want_statistics) out.pool3_statistics = pool3_accumulator.finish(ddof);
+  if (want_spatial) out.spatial_statistics = spatial_accumulator.finish(ddof);
   if (want_logits) out.logits = torch::cat(logits);
   if (want_pool3) out.pool3 = torch::cat(pool3);
   const auto detector_meta = detector.describe();
   for (const auto feature : features) {
-    if (feature != Feature::pixels && needs_detector({feature})) out.protocols[feature] = feature_protocol(detector_meta, feature);
+    if (feature != Feature::pixels && needs_detector({feature})) out.protocols[feature] = feature_protocol(detector_meta, feature, ddof);
   }
 }
 
@@ -89,7 +96,7 @@ void single_output_pass(const ImageSource& source, const std::vector<int64_t>& i
 
 ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
                                     const std::set<Feature>& features, const FeatureNetworks& networks, int64_t batch,
-                                    ProcessGroup* group) {
+                                    ProcessGroup* group, int ddof) {
   ImageSetFeatures out;
   out.name = source.name();
   out.count = static_cast<int64_t>(indices.size());
@@ -97,7 +104,7 @@ ImageSetFeatures image_set_features(const ImageSource& source, const std::vector
   if (features.count(Feature::pixels)) out.pixels = source.read_indices(indices);
   if (needs_detector(features)) {
     if (!networks.inception) throw std::logic_error("image_set_features: Inception features without a detector");
-    inception_features(out, source, indices, features, *networks.inception, batch, group);
+    inception_features(out, source, indices, features, *networks.inception, batch, group, ddof);
   }
   if (needs_dinov2(features)) {
     if (!networks.dinov2) throw std::logic_error("image_set_features: DINOv2 features without a detector");
@@ -105,9 +112,9 @@ ImageSetFeatures image_set_features(const ImageSource& source, const std::vector
     single_output_pass(source, indices, 1024, [&](const torch::Tensor& images) { return networks.dinov2->run(images); },
                        batch, source.name() + " (DINOv2)", [&](const torch::Tensor& rows) { accumulator.add(rows); },
                        group);
-    out.dinov2_statistics = accumulator.finish(1);
+    out.dinov2_statistics = accumulator.finish(ddof);
     out.protocols[Feature::dinov2_statistics] =
-        feature_protocol(networks.dinov2->describe(), Feature::dinov2_statistics);
+        feature_protocol(networks.dinov2->describe(), Feature::dinov2_statistics, ddof);
   }
   if (needs_vgg16(features)) {
     if (!networks.vgg16) throw std::logic_error("image_set_features: VGG16 features without a detector");
@@ -132,14 +139,6 @@ const StatisticsKeys* keys_of(Feature feature) {
   for (const auto& k : statistics_keys())
     if (k.feature == feature) return &k;
   return nullptr;
-}
-
-std::optional<FeatureStatistics>& statistics_slot(ImageSetFeatures& set, Feature feature) {
-  switch (feature) {
-    case Feature::spatial_statistics: return set.spatial_statistics;
-    case Feature::dinov2_statistics: return set.dinov2_statistics;
-    default: return set.pool3_statistics;
-  }
 }
 
 }  // namespace
@@ -173,7 +172,7 @@ ImageSetFeatures statistics_file_features(const std::string& path, const std::se
     auto stats = read_statistics(path, k.mu, k.sigma);
     out.count = stats.n;
     out.protocols[feature] = protocol_from_meta(stats.meta, feature, k.mu);
-    statistics_slot(out, feature) = std::move(stats);
+    out.statistics(feature) = std::move(stats);
     out.sources[feature] = path;
   }
   if (out.count >= 0 && out.count < 2048) {

@@ -31,11 +31,12 @@ struct FeatureNetworks {
 };
 
 // Features of the images at `indices`: one pass per network (Inception's pass yields pool3, logits
-// and the sFID features together). With a `group` of several ranks the batches are shared out
-// (extract_batches) and every rank gets the one-process features; every rank must call it.
+// and the sFID features together); statistics with `ddof` (1, or StyleGAN3's 0). With a `group` of
+// several ranks the batches are shared out (extract_batches) and every rank gets the one-process
+// features; every rank must call it.
 ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
                                     const std::set<Feature>& features, const FeatureNetworks& networks, int64_t batch,
-                                    ProcessGroup* group = nullptr);
+                                    ProcessGroup* group = nullptr, int ddof = 1);
 
 // The statistics features a statistics .npz can hold, under their keys: pool3 (mu, sigma), sFID's
 // spatial (mu_s, sigma_s, as guided-diffusion's reference batches), DINOv2 (mu_dinov2, sigma_dinov2).

@@ -30,6 +30,12 @@ enum class Feature {
   vgg16_features,      // NVIDIA's TorchScript VGG16 features, float32 (N, 4096) (StyleGAN's pr50k3)
 };
 
+// The features a Gaussian (mu, sigma) summarizes, which a statistics file can hold.
+inline bool is_statistics_feature(Feature feature) {
+  return feature == Feature::pool3_statistics || feature == Feature::spatial_statistics ||
+         feature == Feature::dinov2_statistics;
+}
+
 // The features of one image set (or of a statistics file), with where each came from.
 struct ImageSetFeatures {
   std::string name;   // the input as given, for messages
@@ -43,6 +49,9 @@ struct ImageSetFeatures {
   std::map<Feature, nlohmann::json> protocols;  // how each was computed (metrics/protocol.h); {} when unknown
 
   bool has(Feature feature) const { return sources.count(feature) != 0; }
+  // The slot of a statistics feature (is_statistics_feature); std::logic_error for another.
+  std::optional<FeatureStatistics>& statistics(Feature feature);
+  const std::optional<FeatureStatistics>& statistics(Feature feature) const;
   // Adds the features of `other` that this set lacks.
   void merge(ImageSetFeatures other);
 };

@@ -1,10 +1,12 @@
 #include "metrics/named_weights.h"
 
+#include <cstdlib>
 #include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/digest.h"
 #include "core/error.h"
 
 namespace cmbench {
@@ -20,6 +22,18 @@ bool parse_synthetic_seed(const std::string& weights, const std::string& label, 
   if (value > 0xffffffffull) throw InputError(fmt::format("{}: the seed must be below 2^32", label));
   seed = static_cast<uint32_t>(value);
   return true;
+}
+
+std::string weights_spec_or_environment(const std::string& explicit_spec, const char* variable) {
+  if (!explicit_spec.empty()) return explicit_spec;
+  const char* value = std::getenv(variable);
+  return value ? value : "";
+}
+
+std::string weights_sha256(const std::string& weights, const std::string& label) {
+  uint32_t seed;
+  if (parse_synthetic_seed(weights, label, seed)) return weights;
+  return file_digest_hex(Digest::Kind::sha256, weights);
 }
 
 void copy_named_weights(const std::map<std::string, torch::Tensor>& given,

@@ -25,22 +25,13 @@ std::string feature_layer(Feature feature) {
   return "";
 }
 
-namespace {
-
-bool is_statistics(Feature feature) {
-  return feature == Feature::pool3_statistics || feature == Feature::spatial_statistics ||
-         feature == Feature::dinov2_statistics;
-}
-
-}  // namespace
-
-nlohmann::json feature_protocol(const nlohmann::json& detector, Feature feature) {
+nlohmann::json feature_protocol(const nlohmann::json& detector, Feature feature, int ddof) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& key : protocol_keys()) {
     if (detector.is_object() && detector.contains(key)) out[key] = detector[key];
   }
   out["layer"] = feature_layer(feature);
-  if (is_statistics(feature)) out["ddof"] = 1;
+  if (is_statistics_feature(feature)) out["ddof"] = ddof;
   return out;
 }
 
@@ -58,7 +49,7 @@ nlohmann::json protocol_from_meta(const nlohmann::json& meta, Feature feature, c
     if (described->contains(key)) out[key] = (*described)[key];
   }
   // A statistics file's meta describes every statistics pair it holds; the pair's key is the layer.
-  if (is_statistics(feature) || !out.contains("layer")) out["layer"] = feature_layer(feature);
+  if (is_statistics_feature(feature) || !out.contains("layer")) out["layer"] = feature_layer(feature);
   return out;
 }
 
@@ -73,6 +64,21 @@ std::vector<std::string> protocol_differences(const nlohmann::json& a, const nlo
   return out;
 }
 
+std::string protocol_mismatch_text(const std::vector<std::string>& differences) {
+  std::string out;
+  for (const auto& d : differences) out += (out.empty() ? "" : "; ") + d;
+  return out;
+}
+
+void check_protocols(const std::vector<std::string>& differences, const std::string& a, const std::string& b,
+                     bool allow) {
+  if (differences.empty() || allow) return;
+  throw InputError(fmt::format("{} vs {}: features computed under different protocols ({}); pass "
+                               "--allow-protocol-mismatch (suites: [evaluation] allow_protocol_mismatch = true) "
+                               "to compare them anyway",
+                               a, b, protocol_mismatch_text(differences)));
+}
+
 std::string tensor_sha256(const torch::Tensor& values) {
   const auto contiguous = values.to(torch::kCPU).contiguous();
   Digest digest(Digest::Kind::sha256);
@@ -84,14 +90,6 @@ std::string tensor_sha256(const torch::Tensor& values) {
 }
 
 namespace {
-
-const FeatureStatistics* statistics_of(const ImageSetFeatures& set, Feature feature) {
-  const std::optional<FeatureStatistics>* slot = nullptr;
-  if (feature == Feature::pool3_statistics) slot = &set.pool3_statistics;
-  if (feature == Feature::spatial_statistics) slot = &set.spatial_statistics;
-  if (feature == Feature::dinov2_statistics) slot = &set.dinov2_statistics;
-  return slot && slot->has_value() ? &**slot : nullptr;
-}
 
 const torch::Tensor* tensor_of(const ImageSetFeatures& set, Feature feature) {
   switch (feature) {
@@ -115,8 +113,8 @@ std::string features_sha256(const Metric& metric, const ImageSetFeatures& set) {
   bool any = false;
   for (const auto feature : metric.features()) {
     std::vector<std::string> parts;
-    if (const auto* stats = statistics_of(set, feature)) {
-      parts = {tensor_sha256(stats->mu), tensor_sha256(stats->sigma)};
+    if (is_statistics_feature(feature)) {
+      if (const auto& stats = set.statistics(feature)) parts = {tensor_sha256(stats->mu), tensor_sha256(stats->sigma)};
     } else if (const auto* tensor = tensor_of(set, feature); tensor && tensor->defined()) {
       parts = {tensor_sha256(*tensor)};
     }
@@ -146,14 +144,7 @@ MetricValues evaluate_metric(const Metric& metric, const ImageSetFeatures& gener
       }
     }
   }
-  if (!mismatches.empty() && !settings.allow_protocol_mismatch) {
-    std::string list;
-    for (const auto& m : mismatches) list += (list.empty() ? "" : "; ") + m;
-    throw InputError(fmt::format("{} vs {}: features computed under different protocols ({}); pass "
-                                 "--allow-protocol-mismatch (suites: [evaluation] allow_protocol_mismatch = true) "
-                                 "to compare them anyway",
-                                 generated.name, reference->name, list));
-  }
+  if (reference) check_protocols(mismatches, generated.name, reference->name, settings.allow_protocol_mismatch);
   auto values = metric.compute(generated, reference, settings);
   if (!mismatches.empty()) values.details["protocol_mismatch"] = mismatches;
   if (reference) values.details["reference_sha256"] = features_sha256(metric, *reference);

@@ -23,7 +23,7 @@ const std::vector<std::string>& protocol_keys();
 std::string feature_layer(Feature feature);
 
 // `detector` (a describe() object) with the layer and, for statistics, the ddof: the protocol of one feature.
-nlohmann::json feature_protocol(const nlohmann::json& detector, Feature feature);
+nlohmann::json feature_protocol(const nlohmann::json& detector, Feature feature, int ddof = 1);
 
 // The protocol of `feature` as a statistics or features file's `meta` records it (protocol keys only).
 // A statistics file holding several pairs names each pair's protocol under meta["statistics"][MU_KEY];
@@ -33,6 +33,14 @@ nlohmann::json protocol_from_meta(const nlohmann::json& meta, Feature feature, c
 
 // "mode: tf vs pytorch" for every protocol key both name with different values.
 std::vector<std::string> protocol_differences(const nlohmann::json& a, const nlohmann::json& b);
+
+// The differences joined by "; ", as messages and stored rows give them.
+std::string protocol_mismatch_text(const std::vector<std::string>& differences);
+
+// InputError "A vs B: features computed under different protocols (...); pass --allow-protocol-mismatch
+// ..." when there are differences and `allow` is false.
+void check_protocols(const std::vector<std::string>& differences, const std::string& a, const std::string& b,
+                     bool allow);
 
 // sha256 of a tensor's values (dtype and shape included), for stored rows' reference hashes.
 std::string tensor_sha256(const torch::Tensor& values);

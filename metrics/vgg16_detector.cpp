@@ -3,7 +3,6 @@
 #include <torch/script.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include "core/error.h"
 #include "core/torch_compat.h"
 #include "metrics/features.h"
+#include "metrics/named_weights.h"
 
 namespace cmbench {
 
@@ -40,9 +40,9 @@ std::string missing_vgg16_message() {
 }
 
 std::string resolve_vgg16_weights(const std::string& explicit_path) {
-  if (!explicit_path.empty()) return explicit_path;
-  if (const char* env = std::getenv("CMBENCH_VGG16"); env && *env) return env;
-  throw InputError(missing_vgg16_message());
+  auto weights = weights_spec_or_environment(explicit_path, "CMBENCH_VGG16");
+  if (weights.empty()) throw InputError(missing_vgg16_message());
+  return weights;
 }
 
 Vgg16Detector::Vgg16Detector(const Vgg16DetectorOptions& options)
