@@ -30,5 +30,6 @@ void add_train_commands(CLI::App& app);   // train, sample
 void add_metric_commands(CLI::App& app);  // fid, is, swd, frechet, features, stats
 void add_selftest_commands(CLI::App& app);
 void add_suite_commands(CLI::App& app);   // run, table, compare
+void add_ema_commands(CLI::App& app);     // ema reconstruct
 
 }  // namespace cmbench::cli

@@ -10,6 +10,8 @@
 #include "data/cifar10_fetch.h"
 #include "data/data_root.h"
 #include "data/edm_zip_writer.h"
+#include "data/image_folder_source.h"
+#include "data/imagenet_transforms.h"
 #include "data/image_source.h"
 #include "data/summary.h"
 
@@ -89,7 +91,7 @@ void add_data_commands(CLI::App& app) {
   data->require_subcommand(1);
 
   struct Options {
-    std::string dataset, root, path, to, output;
+    std::string dataset, root, path, to, output, transform, resolution;
     bool json = false;
   };
   auto opt = std::make_shared<Options>();
@@ -105,16 +107,27 @@ void add_data_commands(CLI::App& app) {
   on_selected(verify, [opt] { run_verify(opt->root); });
 
   auto* info = data->add_subcommand("info", "count, resolution, labels and content sha256 of an image source");
-  info->add_option("path", opt->path, "PNG folder, EDM zip, npz/npy, CIFAR-10 root[:split], cifar10:SPLIT")->required();
+  info->add_option("path", opt->path, "PNG folder, EDM zip, npz/npy, CIFAR-10 root[:split], cifar10:SPLIT, imagenet64[-edm|-downsampled]:SPLIT")->required();
   info->add_flag("--json", opt->json, "print one JSON object");
   on_selected(info, [opt] { run_info(opt->path, opt->json); });
 
   auto* convert = data->add_subcommand("convert", "write an image source in EDM's dataset zip layout");
-  convert->add_option("source", opt->path, "image source")->required();
+  convert->add_option("source", opt->path, "image source, or a folder tree of JPEG/PNG files (ILSVRC2012 train)")
+      ->required();
   convert->add_option("--to", opt->to, "output format")->required()->check(CLI::IsMember({"edm-zip"}));
   convert->add_option("output", opt->output, "output file (OUT.zip)")->required();
+  convert->add_option("--transform", opt->transform,
+                      "EDM2 dataset_tool's crop mode: center-crop-dhariwal (ADM, EDM2) or center-crop (EDM)");
+  convert->add_option("--resolution", opt->resolution, "output WxH (or W,H); without --transform: LANCZOS scaling to it");
   on_selected(convert, [opt] {
-    const auto source = open_image_source(opt->path);
+    // EDM2's dataset_tool path (transform, folder walk, labels from top-level folders) when asked for
+    // one or when SRC is a folder of JPEGs; every other source is written as it reads.
+    std::unique_ptr<ImageSource> source;
+    if (!opt->transform.empty() || !opt->resolution.empty() || is_raw_image_folder(opt->path)) {
+      source = open_transformed_source(opt->path, parse_transform_spec(opt->transform, opt->resolution));
+    } else {
+      source = open_image_source(opt->path);
+    }
     write_edm_zip(*source, opt->output);
     std::cout << "wrote " << opt->output << ": " << source->size() << " images " << source->width() << "x"
               << source->height() << (source->has_labels() ? " with labels" : " without labels") << std::endl;

@@ -130,7 +130,7 @@ void add_suite_commands(CLI::App& app) {
     }
     if (r->dry_run) {
       validate_suite(suite, r->device);
-      std::cout << describe_plan(suite, out);
+      std::cout << describe_plan(suite, plan_suite_training(suite, r->device), out);
       return;
     }
     const auto env = read_launch_env();

@@ -1,9 +1,14 @@
 // cmbench train | sample
 
+#include <fmt/format.h>
+
+#include <optional>
+
 #include "app/cli.h"
 #include "app/launch.h"
 #include "core/config.h"
 #include "core/device.h"
+#include "core/error.h"
 #include "core/launch_env.h"
 #include "core/process_group.h"
 #include "harness/sample.h"
@@ -55,11 +60,27 @@ void add_train_commands(CLI::App& app) {
   sample->add_option("--seeds", *seeds, "seed range A-B, one generator per image (default 0 to num-1)");
   sample->add_option("--noise", s->noise, "initial latents from FILE.npz (key noise)");
   sample->add_option("--labels", s->labels, "class labels from FILE.npz (key labels)");
-  sample->add_option("--guidance", s->guidance, "classifier-free guidance weight (1 = none)");
+  sample->add_option("--guidance", s->knobs.guidance, "classifier-free guidance weight (1 = none)")
+      ->check(CLI::NonNegativeNumber);
+  // EDM's stochastic Heun (Karras et al. 2022, Algorithm 2), heun sampler only.
+  sample->add_option("--s-churn", s->knobs.s_churn, "heun: EDM's S_churn (default 0, deterministic)")
+      ->check(CLI::NonNegativeNumber);
+  sample->add_option("--s-min", s->knobs.s_min, "heun: churn only where t >= S_min (default 0)")
+      ->check(CLI::NonNegativeNumber);
+  sample->add_option("--s-max", s->knobs.s_max, "heun: churn only where t <= S_max (default inf)")
+      ->check(CLI::NonNegativeNumber);
+  sample->add_option("--s-noise", s->knobs.s_noise, "heun: EDM's S_noise (default 1)")->check(CLI::PositiveNumber);
+  auto clamp = std::make_shared<std::optional<bool>>();
+  sample->add_flag_function(
+      "--clamp{true},--no-clamp{false}", [clamp](int64_t count) { *clamp = count > 0; },
+      "cm/ect: clamp each x0 estimate to [-1, 1] (default: the method's rule, on for cd/ct/ict)");
   sample->add_option("--batch", s->batch, "batch size")->check(CLI::PositiveNumber);
   sample->add_flag("--raw", s->raw, "also store float32 outputs before quantization (npz key raw)");
-  on_selected(sample, [s, sigmas, seeds] {
+  on_selected(sample, [s, sigmas, seeds, clamp] {
     const auto env = read_launch_env();
+    s->knobs.clamp = *clamp;
+    if (s->knobs.s_max < s->knobs.s_min)
+      throw InputError(fmt::format("--s-max {} is below --s-min {}", s->knobs.s_max, s->knobs.s_min));
     s->sigmas = parse_sigma_list(*sigmas);
     if (!seeds->empty()) s->seeds = parse_seed_range(*seeds, "--seeds");
     if (env.distributed()) s->device = device_for_rank(s->device, env.local_rank);

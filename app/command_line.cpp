@@ -71,6 +71,7 @@ int run_command_line(int argc, char** argv) {
   add_metric_commands(app);
   add_selftest_commands(app);
   add_suite_commands(app);
+  add_ema_commands(app);
 
   pending_action() = nullptr;  // a previous in-process call's command must not run again
   try {

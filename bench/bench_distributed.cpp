@@ -77,6 +77,7 @@ void BM_DataParallelStep(benchmark::State& state, const std::string& preset) {
     cmbench::StepContext ctx;
     ctx.step = step;
     ctx.total_steps = 1000;
+    ctx.global_batch = batch;
     ctx.generator = cmbench::make_generator(0, "bench", static_cast<uint64_t>(step++ * 2 + state.thread_index()));
     auto loss = method->step_loss(data, ctx, nets).per_sample.mean();
     for (auto& p : params) p.mutable_grad() = torch::Tensor();

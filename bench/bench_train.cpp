@@ -49,6 +49,7 @@ void train_steps(benchmark::State& state, const std::string& method_name, cmbenc
     cmbench::StepContext ctx;
     ctx.step = step;
     ctx.total_steps = 1000;
+    ctx.global_batch = batch;
     ctx.generator = cmbench::make_generator(0, "bench", static_cast<uint64_t>(step));
     cmbench::default_generator(device).set_current_seed(static_cast<uint64_t>(step++));
     std::optional<cmbench::compat::AutocastGuard> autocast;

@@ -94,6 +94,27 @@ foreach(_entry IN ITEMS "LIBZIP;libzip;zip.h;zip" "LIBARCHIVE;libarchive;archive
   endif()
 endforeach()
 
+# JPEG decoding (data/jpeg_decoder.cpp, `cmbench data convert` of ILSVRC2012 folders) with the library
+# Debian's python3-pil links, libjpeg-turbo, so that decoded pixels equal PIL's.
+find_package(JPEG QUIET)
+if(NOT JPEG_FOUND)
+  message(FATAL_ERROR "libjpeg not found (jpeglib.h and libjpeg, for data/jpeg_decoder.cpp): Debian: apt install "
+          "libjpeg62-turbo-dev (or libjpeg-dev), as scripts/install-deps does.")
+endif()
+find_file(CMBENCH_JPEG_CONFIG_HEADER jconfig.h HINTS ${JPEG_INCLUDE_DIRS}
+          PATH_SUFFIXES ${CMAKE_LIBRARY_ARCHITECTURE} NO_CACHE)
+set(_jpeg_turbo "")
+if(CMBENCH_JPEG_CONFIG_HEADER)
+  file(STRINGS "${CMBENCH_JPEG_CONFIG_HEADER}" _jpeg_turbo REGEX "define LIBJPEG_TURBO_VERSION ")
+endif()
+if(_jpeg_turbo)
+  string(REGEX REPLACE ".*LIBJPEG_TURBO_VERSION +" "" _jpeg_turbo "${_jpeg_turbo}")
+  message(STATUS "JPEG: libjpeg-turbo ${_jpeg_turbo} (${JPEG_LIBRARIES})")
+else()
+  message(WARNING "JPEG: ${JPEG_LIBRARIES} is not libjpeg-turbo; decoded JPEG pixels may differ from PIL's "
+          "(Debian: libjpeg62-turbo-dev).")
+endif()
+
 # PNG decoding and encoding (core/png_opencv.cpp or core/png_libpng.cpp): cmbench_image_io carries
 # the backend's libraries, CMBENCH_IMAGE_IO_DEFINITION selects its source file in core/.
 add_library(cmbench_image_io INTERFACE)

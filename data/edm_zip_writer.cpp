@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -41,6 +42,12 @@ std::string edm_zip_entry_name(int64_t index) {
 }
 
 void write_edm_zip(const ImageSource& source, const std::string& path, bool progress) {
+  // dataset_tool's open_dest makes the zip's folder.
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!folder.empty() && !std::filesystem::is_directory(folder, ec) && !std::filesystem::create_directories(folder, ec)) {
+    throw InputError(fmt::format("{}: cannot make the folder {}: {}", path, folder.string(), ec.message()));
+  }
   atomic_write(path, [&](const std::string& temporary) {
     ArchivePtr zip(archive_write_new(), archive_write_free);
     archive_write_set_format_zip(zip.get());

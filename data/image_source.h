@@ -29,7 +29,9 @@ class ImageSource {
 
 // Opens any PATH kind of DESIGN.md: PNG folder, EDM dataset zip, .npz (key `images`, else `arr_0`)
 // or .npy uint8 (N, H, W, 3), CIFAR-10 binary root with optional `:train`/`:test`, `cifar10:train` /
-// `cifar10:test` under the data root, downsampled-ImageNet npz batches. InputError naming the path
+// `cifar10:test` under the data root, downsampled-ImageNet npz batches, `imagenet64:SPLIT`,
+// `imagenet64-edm:SPLIT` and `imagenet64-downsampled:SPLIT` under the data root
+// (data/imagenet_sources.h). InputError naming the path
 // when it is missing, unreadable or of an unknown kind.
 std::unique_ptr<ImageSource> open_image_source(const std::string& spec);
 

@@ -36,9 +36,12 @@ std::string RunFolder::latest_checkpoint() const {
 
 std::string RunFolder::training_log() const { return (fs::path(path_) / "training_log.csv").string(); }
 
-std::string RunFolder::samples(int64_t nfe, const std::string& seed_set) const {
-  return (fs::path(path_) / fmt::format("samples-nfe{}-seeds{}.npz", nfe, seed_set)).string();
+std::string RunFolder::samples(int64_t nfe, const std::string& seed_set, const std::string& profile) const {
+  const std::string of = profile.empty() ? "" : "ema-" + profile + "-";
+  return (fs::path(path_) / fmt::format("samples-{}nfe{}-seeds{}.npz", of, nfe, seed_set)).string();
 }
+
+std::string RunFolder::posthoc_ema() const { return (fs::path(path_) / "posthoc-ema.h5").string(); }
 
 std::string RunFolder::grid(int64_t nfe) const { return (fs::path(path_) / fmt::format("grid-nfe{}.png", nfe)).string(); }
 

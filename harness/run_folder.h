@@ -1,7 +1,9 @@
 // The folder of one training run (a `cmbench train --out` folder, a suite stage's stages/NAME):
 //   ckpt-SSSSSSSS.h5              checkpoints by step (core/checkpoint.h), the newest resumes
 //   training_log.csv              step,loss,grad_norm,lr,images_per_s every log_every steps
-//   samples-nfeN-seedsA-B.npz     a suite's generated images per NFE and seed set
+//   samples-nfeN-seedsA-B.npz     a suite's generated images per NFE and seed set (the default weights)
+//   samples-ema-P-nfeN-seedsA-B.npz  the same for EMA profile (or post-hoc reconstruction) P
+//   posthoc-ema.h5                a suite's EDM2 post-hoc EMA reconstructions (harness/posthoc_ema.h)
 //   grid-nfeN.png                 a suite's 8x8 sample grid per NFE
 // Every name is made here, so the trainer, the suite runner and their tests agree on the layout.
 #pragma once
@@ -22,8 +24,10 @@ class RunFolder {
   std::string checkpoint(int64_t step) const;
   std::string latest_checkpoint() const;  // the highest step, "" when none
   std::string training_log() const;
-  std::string samples(int64_t nfe, const std::string& seed_set) const;  // seed_set as "A-B"
+  // seed_set as "A-B"; `profile` "" for the checkpoint's default weights.
+  std::string samples(int64_t nfe, const std::string& seed_set, const std::string& profile = "") const;
   std::string grid(int64_t nfe) const;
+  std::string posthoc_ema() const;
 
  private:
   std::string path_;

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <set>
 
 #include <fmt/format.h>
@@ -35,12 +37,14 @@ RunFolder stage_folder(const std::string& out, const std::string& stage) {
 }
 
 // The trainer config of a stage: the suite's shared tables, the stage's network, EMA profiles,
-// method and train overrides, its budget. The checkpoints of the stages it starts from are named
+// data and preconditioning keys, method and train overrides, its budget. The checkpoints of the stages it starts from are named
 // here and set when the stage runs (start_from_earlier_stages).
 Config stage_config(const Suite& suite, const SuiteStage& stage, const std::string& device) {
   Config config = suite.base;
   if (!stage.net.keys().empty()) config.put("net", stage.net);
   if (!stage.ema.keys().empty()) config.put("ema", stage.ema);
+  if (!stage.data.keys().empty()) config.merge("data", stage.data);
+  if (!stage.precond.keys().empty()) config.merge("precond", stage.precond);
   config.put("seed", suite.seed);
   config.put("device", device);
   config.put("method", stage.options);
@@ -74,6 +78,7 @@ std::vector<TrainPlan> plan_suite_training(const Suite& suite, const std::string
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}: stage '{}': {}", stage.where, stage.name, e.what()));
     }
+    check_evaluated_profiles(stage, plans.back().emas);  // names the stage itself
   }
   return plans;
 }
@@ -116,8 +121,25 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
   auto plans = plan_suite_training(suite, request.device);
   const std::string store = (fs::path(request.out) / "results.h5").string();
   const auto complete = prepare_suite_folder(suite, request);
-  // Each rank's Inception detector on its own GPU when the run has one ("cuda:LOCAL_RANK").
-  SuiteReferences references(suite, request.device.rfind("cuda", 0) == 0 ? request.device : "auto");
+  // What every stage still to run loads from disk (LPIPS weights), before the first one trains.
+  for (size_t index = 0; index < suite.stages.size(); ++index) {
+    const auto& stage = suite.stages[index];
+    if (complete.count(stage.name) || (!request.only.empty() && stage.name != request.only)) continue;
+    try {
+      plans[index].method->prepare();
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: stage '{}': {}", stage.where, stage.name, e.what()));
+    }
+  }
+  // Each rank's Inception detector on its own GPU when the run has one ("cuda:LOCAL_RANK"); one set
+  // of reference features per distinct [evaluation.reference] (stages may name their own).
+  const std::string detector_device = request.device.rfind("cuda", 0) == 0 ? request.device : "auto";
+  std::map<std::string, std::unique_ptr<SuiteReferences>> references;
+  const auto references_for = [&](const SuiteStage& stage) -> SuiteReferences& {
+    auto& slot = references[stage.evaluation.reference_key()];
+    if (!slot) slot = std::make_unique<SuiteReferences>(suite, stage.evaluation, detector_device);
+    return *slot;
+  };
   for (size_t index = 0; index < suite.stages.size(); ++index) {
     const auto& stage = suite.stages[index];
     if (!request.only.empty() && stage.name != request.only) continue;
@@ -132,6 +154,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     const auto start_time = utc_now();
 
     TrainRequest train_request;
+    const auto emas = plans[index].emas;
     train_request.plan = std::move(plans[index]);
     start_from_earlier_stages(train_request.plan, suite, stage, request.out);
     const Config config = train_request.plan.config;
@@ -142,7 +165,9 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
                  train_request.resume ? ", resuming" : "");
     const auto trained = train(std::move(train_request));
     const auto& ckpt = trained.checkpoint;
-    auto evaluation = evaluate_stage(suite, stage, references, ckpt, stage.steps, run_folder, request.device, group_handle);
+    const auto weights = stage_weights(stage, emas, ckpt, run_folder, &group);
+    auto evaluation =
+        evaluate_stage(stage, references_for(stage), weights, stage.steps, run_folder, request.device, group_handle);
     if (!group.is_root()) {
       group.barrier();  // rank 0 writes the stage's run
       continue;
@@ -152,7 +177,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     run.suite = suite.name;
     run.stage = stage.name;
     run.method = stage.method;
-    run.dataset = suite.dataset();
+    run.dataset = config.get_or<std::string>("data.source", suite.dataset());
     run.network = config.has("net.preset") ? config.get<std::string>("net.preset") : config.sub("net").to_json().dump();
     run.parameters = trained.parameters;
     run.config_json = config.to_json().dump();

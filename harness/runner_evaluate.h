@@ -9,6 +9,7 @@
 
 #include "harness/run_folder.h"
 #include "harness/suite.h"
+#include "harness/train_plan.h"
 #include "metrics/detector.h"
 #include "metrics/dinov2_detector.h"
 #include "metrics/image_set_features.h"
@@ -23,7 +24,8 @@ struct StageEvaluation {
   std::vector<results::SampleGrid> grids;
 };
 
-// The suite's metrics and what they compare against, loaded once per suite run on first use (a
+// The suite's metrics and what they compare against for one evaluation reference ([evaluation.reference],
+// or a stage's own), loaded once per suite run on first use (a
 // run whose stages are all complete loads nothing): the feature networks (Inception, DINOv2, VGG16,
 // each only when a metric needs it), and the reference features, both
 // the full reference (FID statistics) and its EDM subset of num_samples images (SWD compares sets
@@ -31,7 +33,7 @@ struct StageEvaluation {
 // "cuda:N" in a multi-process run).
 class SuiteReferences {
  public:
-  explicit SuiteReferences(const Suite& suite, std::string detector_device = "auto");
+  SuiteReferences(const Suite& suite, const SuiteEvaluation& evaluation, std::string detector_device = "auto");
   const std::vector<std::unique_ptr<Metric>>& metrics() const { return metrics_; }
   const FeatureNetworks& networks();                            // the ones no metric needs are null; loads nothing else
   const ImageSetFeatures& reference_for(const Metric& metric);  // the metric's reference set
@@ -45,7 +47,7 @@ class SuiteReferences {
   void load(ProcessGroup* group = nullptr);
   void load_detector();
   bool detector_loaded_ = false;
-  const Suite& suite_;
+  const SuiteEvaluation& evaluation_;
   std::string detector_device_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   bool loaded_ = false;
@@ -56,12 +58,30 @@ class SuiteReferences {
   ImageSetFeatures full_, subset_;
 };
 
+// Weights a stage is evaluated with: a checkpoint, its weights group as `cmbench sample --ema` names
+// it, and the label stored in each row ("" for the checkpoint's default weights).
+struct EvaluatedWeights {
+  std::string ckpt, ema, label;
+};
+
+// The EMA profiles of a finished stage to evaluate (the stage's evaluation.ema, else every profile
+// it trains, `emas`), then its EDM2 post-hoc reconstructions from the power-function profiles of the
+// folder's checkpoints (written into `folder` by rank 0 of `group`, every rank waiting for them).
+// InputError naming the stage when a named profile does not exist (check_evaluated_profiles).
+std::vector<EvaluatedWeights> stage_weights(const SuiteStage& stage, const std::vector<EmaPlan>& emas,
+                                            const std::string& ckpt, const RunFolder& folder, ProcessGroup* group);
+// InputError naming the stage's line when its evaluation names a profile it does not train, or asks
+// for post-hoc reconstructions without a power-function profile.
+void check_evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas);
+
+// The profiles of `weights` are evaluated in turn at every NFE and seed set, the stage's own sampler
+// knobs applied; grids come from the first.
 // `ckpt` is the stage's final checkpoint at training step `step`; samples and grids go to `folder`.
 // Sampling runs on `device` (the run's --device), its batches shared by the ranks of `group`;
 // the Inception batches too (extract_features), the reference features' included; the metric values
 // and grids are computed on rank 0, the other ranks return no rows.
-StageEvaluation evaluate_stage(const Suite& suite, const SuiteStage& stage, SuiteReferences& references,
-                               const std::string& ckpt, int64_t step, const RunFolder& folder,
+StageEvaluation evaluate_stage(const SuiteStage& stage, SuiteReferences& references,
+                               const std::vector<EvaluatedWeights>& weights, int64_t step, const RunFolder& folder,
                                const std::string& device, const std::shared_ptr<ProcessGroup>& group);
 
 }  // namespace cmbench

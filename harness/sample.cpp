@@ -67,8 +67,9 @@ nlohmann::json sample(const SampleRequest& r) {
   if (r.num <= 0) throw InputError("--num must be positive");
   // One read of the file: the weights group, the config and the attributes.
   const auto groups = checkpoint_groups(r.ckpt);
-  const auto group = r.ema.empty() ? default_weights_group(groups, r.ckpt)
-                                   : (r.ema == "ema" || r.ema == "model" || r.ema == "target" ? r.ema : "ema." + r.ema);
+  // --ema NAME names profile NAME (group ema.NAME); a full group name (ema.NAME) is taken as it is.
+  const bool group_name = r.ema == "ema" || r.ema == "model" || r.ema == "target" || r.ema.rfind("ema.", 0) == 0;
+  const auto group = r.ema.empty() ? default_weights_group(groups, r.ckpt) : (group_name ? r.ema : "ema." + r.ema);
   const auto checkpoint = read_checkpoint(r.ckpt, {group});
   const auto device = resolve_device(r.device);
   auto net = network_from_checkpoint(checkpoint, group, r.ckpt);
@@ -80,6 +81,7 @@ nlohmann::json sample(const SampleRequest& r) {
   SamplerSettings settings;
   settings.steps = r.steps;
   settings.sigmas = r.sigmas;
+  settings.knobs = r.knobs;
   const auto plan = sampler->plan(settings, *method);
 
   const SeedRange seeds = r.seeds.value_or(SeedRange{0, r.num - 1});
@@ -134,7 +136,7 @@ nlohmann::json sample(const SampleRequest& r) {
         throw InputError(r.labels + ": labels outside [0, " + std::to_string(net->label_dim()) + ")");
       labels = torch::one_hot(index, net->label_dim()).to(torch::kFloat32).to(device);
     }
-    const auto denoise = make_denoise_fn(*net, labels, r.guidance);
+    const auto denoise = make_denoise_fn(*net, labels, r.knobs.guidance);
     const auto result = sampler->run(plan, denoise, latents, generators, *net);
     nfe = result.nfe;
     const auto x = result.images.to(torch::kCPU);
@@ -170,6 +172,7 @@ nlohmann::json sample(const SampleRequest& r) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return {{"out", r.out},           {"num", r.num},         {"sampler", sampler->name()},
           {"levels", plan.levels},       {"nfe", nfe},           {"weights", group},
+          {"knobs", describe_knobs(r.knobs, *method)},
           {"images_per_second", seconds > 0 ? r.num / seconds : 0.0}, {"seconds", seconds}};
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/process_group.h"
+#include "methods/sampler.h"
 
 namespace cmbench {
 
@@ -33,7 +34,7 @@ struct SampleRequest {
   std::string ema;             // weights group name ("" = ema, else model)
   std::optional<SeedRange> seeds;  // none: 0..num-1; else exactly num seeds
   std::string noise, labels;   // .npz files (keys noise, labels)
-  double guidance = 1.0;
+  SamplerKnobs knobs;          // churn, clamp, guidance, edge skipping (methods/sampler.h)
   int64_t batch = 0;           // 0: 64
   std::string device = "auto"; // cpu, cuda, cuda:N or auto (CUDA when available)
   bool raw = false;

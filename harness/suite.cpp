@@ -82,11 +82,208 @@ void check_nfe(const std::vector<int64_t>& nfe, const std::string& at) {
   }
 }
 
+// Dependency order, file order among independent stages; unknown stages and cycles name the line.
+std::vector<SuiteStage> order_stages(std::vector<SuiteStage> stages) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < stages.size(); ++i) index[stages[i].name] = i;
+  for (const auto& s : stages) {
+    for (const auto& d : s.depends) {
+      if (!index.count(d)) throw InputError(fmt::format("{}: stage '{}' depends on unknown stage '{}'", s.where, s.name, d));
+      if (d == s.name) throw InputError(fmt::format("{}: stage '{}' depends on itself", s.where, s.name));
+    }
+  }
+  std::vector<int> state(stages.size(), 0);  // 0 new, 1 on the path, 2 done
+  std::vector<std::string> path;
+  std::vector<SuiteStage> out;
+  std::function<void(size_t)> visit = [&](size_t i) {
+    if (state[i] == 2) return;
+    if (state[i] == 1) {
+      std::string cycle;
+      auto start = std::find(path.begin(), path.end(), stages[i].name);
+      for (auto it = start; it != path.end(); ++it) cycle += *it + " -> ";
+      throw InputError(fmt::format("{}: dependency cycle {}{}", stages[i].where, cycle, stages[i].name));
+    }
+    state[i] = 1;
+    path.push_back(stages[i].name);
+    for (const auto& d : stages[i].depends) visit(index.at(d));
+    path.pop_back();
+    state[i] = 2;
+    out.push_back(stages[i]);
+  };
+  for (size_t i = 0; i < stages.size(); ++i) visit(i);
+  return out;
+}
+
+NfeLevels parse_sigmas(const Reader& sigmas) {
+  NfeLevels out;
+  for (const auto& k : sigmas.keys()) {
+    int64_t nfe = 0;
+    try {
+      size_t used = 0;
+      nfe = std::stoll(k, &used);
+      if (used != k.size() || nfe < 2) throw std::invalid_argument(k);
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("{}: [{}] keys are NFE counts >= 2, not '{}'", sigmas.at(k), sigmas.name(), k));
+    }
+    auto levels = sigmas.reals(k);
+    if (static_cast<int64_t>(levels.size()) != nfe - 1) {
+      throw InputError(fmt::format("{}: NFE {} needs {} intermediate sigma(s), found {}", sigmas.at(k), nfe, nfe - 1,
+                                   levels.size()));
+    }
+    for (size_t i = 0; i < levels.size(); ++i) {
+      if (levels[i] <= 0 || (i > 0 && levels[i] >= levels[i - 1])) {
+        throw InputError(fmt::format("{}: sigmas for NFE {} must be positive and descending", sigmas.at(k), nfe));
+      }
+    }
+    out[nfe] = levels;
+  }
+  return out;
+}
+
+// [evaluation.reference] keys over `e`'s (a stage's table overrides the suite's key by key).
+void parse_reference(const Reader& ref, SuiteEvaluation& e) {
+  ref.only({"images", "statistics", "weights", "dinov2_weights", "vgg16"});
+  e.reference_images = ref.text_or("images", e.reference_images);
+  e.reference_statistics = ref.text_or("statistics", e.reference_statistics);
+  e.weights = ref.text_or("weights", e.weights);
+  e.dinov2_weights = ref.text_or("dinov2_weights", e.dinov2_weights);
+  e.vgg16 = ref.text_or("vgg16", e.vgg16);
+}
+
+// The keys a stage's [stages.NAME.evaluation] may set as well as the suite's [evaluation].
+void parse_shared_evaluation_keys(const Reader& r, SuiteEvaluation& e) {
+  if (r.has("nfe")) {
+    e.nfe = r.integers("nfe");
+    check_nfe(e.nfe, r.at("nfe"));
+  }
+  if (r.has("sigmas")) {
+    for (auto& [nfe, levels] : parse_sigmas(r.table("sigmas"))) e.sigmas[nfe] = levels;
+  }
+  if (r.has("ema")) {
+    e.ema = r.texts("ema");
+    std::set<std::string> seen;
+    for (const auto& name : e.ema) {
+      if (name.empty() || !seen.insert(name).second) {
+        throw InputError(fmt::format("{}: EMA profile names must be non-empty and distinct", r.at("ema")));
+      }
+    }
+  }
+  if (r.has("posthoc_sigma_rel")) {
+    e.posthoc_sigma_rel = r.reals("posthoc_sigma_rel");
+    for (const double s : e.posthoc_sigma_rel) {
+      // EDM2's profiles are defined for sigma_rel in (0, 0.28] (gamma > 0 in power_ema_gamma).
+      if (!(s > 0.0 && s < 0.28)) {
+        throw InputError(fmt::format("{}: posthoc_sigma_rel {} must be in (0, 0.28)", r.at("posthoc_sigma_rel"), s));
+      }
+    }
+  }
+  if (r.has("reference")) parse_reference(r.table("reference"), e);
+}
+
+// The sampler tables, each one's keys over those before it, read into typed knobs.
+SamplerKnobs merged_sampler_knobs(const std::vector<Config>& tables) {
+  Config merged;
+  merged.put("sampler", Config());
+  for (const auto& t : tables) merged.merge("sampler", t);
+  return read_sampler_knobs(merged.sub("sampler"));
+}
+
+// The raw sampler tables of one level (a suite's [evaluation] or a stage's [stages.NAME.evaluation]).
+struct SamplerTables {
+  Config all;                          // [..sampler]
+  std::map<int64_t, Config> by_nfe;    // [..sampler_by_nfe.N]
+};
+
+SamplerTables sampler_tables(const Reader& r) {
+  SamplerTables out;
+  if (r.has("sampler")) out.all = r.table("sampler").config();
+  if (r.has("sampler_by_nfe")) {
+    const auto by = r.table("sampler_by_nfe");
+    for (const auto& k : by.keys()) {
+      int64_t nfe = 0;
+      try {
+        size_t used = 0;
+        nfe = std::stoll(k, &used);
+        if (used != k.size() || nfe < 1) throw std::invalid_argument(k);
+      } catch (const std::exception&) {
+        throw InputError(fmt::format("{}: [{}] keys are NFE counts, not '{}'", by.at(k), by.name(), k));
+      }
+      out.by_nfe[nfe] = by.table(k).config();
+    }
+  }
+  return out;
+}
+
+// The knobs of every level, later levels' keys over earlier ones, NFE tables over the level's table.
+void resolve_knobs(const std::vector<SamplerTables>& levels, SuiteEvaluation& e) {
+  std::vector<Config> all;
+  std::set<int64_t> nfes;
+  for (const auto& level : levels) {
+    all.push_back(level.all);
+    for (const auto& [nfe, table] : level.by_nfe) nfes.insert(nfe);
+  }
+  e.sampler = merged_sampler_knobs(all);
+  e.sampler_by_nfe.clear();
+  for (const int64_t nfe : nfes) {
+    std::vector<Config> tables = all;
+    for (const auto& level : levels) {
+      const auto it = level.by_nfe.find(nfe);
+      if (it != level.by_nfe.end()) tables.push_back(it->second);
+    }
+    e.sampler_by_nfe[nfe] = merged_sampler_knobs(tables);
+  }
+}
+
+void apply_stage_evaluation(const Reader& r, const SamplerTables& suite_sampler, SuiteEvaluation& e) {
+  const std::vector<std::string> suite_wide = {"num_samples", "seed_sets", "batch", "grid", "allow_protocol_mismatch",
+                                               "is_shuffle_seed"};
+  for (const auto& key : suite_wide) {
+    if (r.has(key)) {
+      throw InputError(fmt::format("{}: '{}' is suite-wide: set it in [evaluation] (every stage is measured alike)",
+                                   r.at(key), key));
+    }
+  }
+  r.only({"nfe", "sigmas", "sampler", "sampler_by_nfe", "ema", "posthoc_sigma_rel", "reference"});
+  parse_shared_evaluation_keys(r, e);
+  resolve_knobs({suite_sampler, sampler_tables(r)}, e);
+}
+
+SuiteEvaluation parse_evaluation(const Reader& r) {
+  r.only({"nfe", "sigmas", "num_samples", "seed_sets", "batch", "grid", "reference", "allow_protocol_mismatch",
+          "is_shuffle_seed", "sampler", "sampler_by_nfe", "ema", "posthoc_sigma_rel"});
+  SuiteEvaluation e;
+  e.nfe = r.integers("nfe");
+  parse_shared_evaluation_keys(r, e);
+  resolve_knobs({sampler_tables(r)}, e);
+  e.num_samples = r.positive("num_samples");
+  for (const auto& text : r.texts("seed_sets")) {
+    const auto range = parse_seed_range(text, r.at("seed_sets") + ": seed set");
+    if (range.count() != e.num_samples) {
+      throw InputError(fmt::format("{}: seed set '{}' holds {} seeds, num_samples is {}", r.at("seed_sets"), text,
+                                   range.count(), e.num_samples));
+    }
+    e.seed_sets.push_back(range);
+  }
+  if (e.seed_sets.empty()) throw InputError(fmt::format("{}: seed_sets is empty", r.at("seed_sets")));
+  e.batch = r.has("batch") ? r.positive("batch") : e.batch;
+  e.grid = r.boolean_or("grid", true);
+  e.allow_protocol_mismatch = r.boolean_or("allow_protocol_mismatch", false);
+  if (r.has("is_shuffle_seed")) {
+    const auto seed = r.integer("is_shuffle_seed");
+    if (seed < 0 || seed > 0xffffffffLL) {
+      throw InputError(fmt::format("{}: is_shuffle_seed must be in [0, 2^32 - 1]", r.at("is_shuffle_seed")));
+    }
+    e.is_shuffle_seed = static_cast<uint32_t>(seed);
+  }
+  return e;
+}
+
 // The stage's option, train, net and EMA tables are views of the parsed suite file, so the
 // trainer's messages name the suite file and line of each key.
 SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEvaluation& evaluation,
-                       int64_t default_batch) {
-  r.only({"method", "description", "depends", "init", "teacher", "steps", "images", "batch", "options", "train", "net", "ema", "nfe"});
+                       const SamplerTables& suite_sampler, int64_t default_batch) {
+  r.only({"method", "description", "depends", "init", "teacher", "steps", "images", "batch", "options", "train", "net",
+          "ema", "data", "precond", "evaluation", "nfe"});
   SuiteStage s;
   s.name = name;
   s.where = r.here();
@@ -123,118 +320,43 @@ SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEval
   s.train = table("train");
   s.net = table("net");
   s.ema = table("ema");
+  s.data = table("data");
+  s.precond = table("precond");
   for (const char* owned : {"steps", "batch", "init", "teacher"}) {
     if (s.train.has(owned)) {
       throw InputError(fmt::format("{}: set '{}' on the stage itself, not in stages.{}.train", s.train.where(owned), owned,
                                    name));
     }
   }
-  s.nfe = r.has("nfe") ? r.integers("nfe") : evaluation.nfe;
-  check_nfe(s.nfe, r.has("nfe") ? r.at("nfe") : s.where);
+  s.evaluation = evaluation;
+  if (r.has("evaluation")) {
+    const auto own = r.table("evaluation");
+    if (r.has("nfe") && own.has("nfe")) {
+      throw InputError(fmt::format("{}: stage '{}' sets its NFEs twice (nfe and evaluation.nfe)", r.at("nfe"), name));
+    }
+    apply_stage_evaluation(own, suite_sampler, s.evaluation);
+  }
+  if (r.has("nfe")) {
+    s.evaluation.nfe = r.integers("nfe");
+    check_nfe(s.evaluation.nfe, r.at("nfe"));
+  }
+  const auto at = r.has("evaluation") ? r.table("evaluation").here() : s.where;
   const auto sampler = make_sampler(s.sampler);
-  for (const int64_t n : s.nfe) {
+  for (const int64_t n : s.evaluation.nfe) {
     try {
-      sampler->settings_for_nfe(n, evaluation.sigmas);
+      sampler->settings_for_nfe(n, s.evaluation.sigmas);
     } catch (const InputError& e) {
-      throw InputError(fmt::format("{}: stage '{}' ({}, sampler {}): {}", r.has("nfe") ? r.at("nfe") : s.where, name,
+      throw InputError(fmt::format("{}: stage '{}' ({}, sampler {}): {}", r.has("nfe") ? r.at("nfe") : at, name,
                                    s.method, s.sampler, e.what()));
     }
   }
+  try {
+    sampler->check_knobs(s.evaluation.sampler);
+    for (const auto& [nfe, knobs] : s.evaluation.sampler_by_nfe) sampler->check_knobs(knobs);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: stage '{}' ({}, sampler {}): {}", at, name, s.method, s.sampler, e.what()));
+  }
   return s;
-}
-
-// Dependency order, file order among independent stages; unknown stages and cycles name the line.
-std::vector<SuiteStage> order_stages(std::vector<SuiteStage> stages) {
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < stages.size(); ++i) index[stages[i].name] = i;
-  for (const auto& s : stages) {
-    for (const auto& d : s.depends) {
-      if (!index.count(d)) throw InputError(fmt::format("{}: stage '{}' depends on unknown stage '{}'", s.where, s.name, d));
-      if (d == s.name) throw InputError(fmt::format("{}: stage '{}' depends on itself", s.where, s.name));
-    }
-  }
-  std::vector<int> state(stages.size(), 0);  // 0 new, 1 on the path, 2 done
-  std::vector<std::string> path;
-  std::vector<SuiteStage> out;
-  std::function<void(size_t)> visit = [&](size_t i) {
-    if (state[i] == 2) return;
-    if (state[i] == 1) {
-      std::string cycle;
-      auto start = std::find(path.begin(), path.end(), stages[i].name);
-      for (auto it = start; it != path.end(); ++it) cycle += *it + " -> ";
-      throw InputError(fmt::format("{}: dependency cycle {}{}", stages[i].where, cycle, stages[i].name));
-    }
-    state[i] = 1;
-    path.push_back(stages[i].name);
-    for (const auto& d : stages[i].depends) visit(index.at(d));
-    path.pop_back();
-    state[i] = 2;
-    out.push_back(stages[i]);
-  };
-  for (size_t i = 0; i < stages.size(); ++i) visit(i);
-  return out;
-}
-
-SuiteEvaluation parse_evaluation(const Reader& r) {
-  r.only({"nfe", "sigmas", "num_samples", "seed_sets", "batch", "grid", "reference", "allow_protocol_mismatch",
-          "is_shuffle_seed"});
-  SuiteEvaluation e;
-  e.nfe = r.integers("nfe");
-  check_nfe(e.nfe, r.at("nfe"));
-  if (r.has("sigmas")) {
-    const auto sigmas = r.table("sigmas");
-    for (const auto& k : sigmas.keys()) {
-      int64_t nfe = 0;
-      try {
-        size_t used = 0;
-        nfe = std::stoll(k, &used);
-        if (used != k.size() || nfe < 2) throw std::invalid_argument(k);
-      } catch (const std::exception&) {
-        throw InputError(fmt::format("{}: [evaluation.sigmas] keys are NFE counts >= 2, not '{}'", sigmas.at(k), k));
-      }
-      auto levels = sigmas.reals(k);
-      if (static_cast<int64_t>(levels.size()) != nfe - 1) {
-        throw InputError(fmt::format("{}: NFE {} needs {} intermediate sigma(s), found {}", sigmas.at(k), nfe, nfe - 1,
-                                     levels.size()));
-      }
-      for (size_t i = 0; i < levels.size(); ++i) {
-        if (levels[i] <= 0 || (i > 0 && levels[i] >= levels[i - 1])) {
-          throw InputError(fmt::format("{}: sigmas for NFE {} must be positive and descending", sigmas.at(k), nfe));
-        }
-      }
-      e.sigmas[nfe] = levels;
-    }
-  }
-  e.num_samples = r.positive("num_samples");
-  for (const auto& text : r.texts("seed_sets")) {
-    const auto range = parse_seed_range(text, r.at("seed_sets") + ": seed set");
-    if (range.count() != e.num_samples) {
-      throw InputError(fmt::format("{}: seed set '{}' holds {} seeds, num_samples is {}", r.at("seed_sets"), text,
-                                   range.count(), e.num_samples));
-    }
-    e.seed_sets.push_back(range);
-  }
-  if (e.seed_sets.empty()) throw InputError(fmt::format("{}: seed_sets is empty", r.at("seed_sets")));
-  e.batch = r.has("batch") ? r.positive("batch") : e.batch;
-  e.grid = r.boolean_or("grid", true);
-  e.allow_protocol_mismatch = r.boolean_or("allow_protocol_mismatch", false);
-  if (r.has("is_shuffle_seed")) {
-    const auto seed = r.integer("is_shuffle_seed");
-    if (seed < 0 || seed > 0xffffffffLL) {
-      throw InputError(fmt::format("{}: is_shuffle_seed must be in [0, 2^32 - 1]", r.at("is_shuffle_seed")));
-    }
-    e.is_shuffle_seed = static_cast<uint32_t>(seed);
-  }
-  if (r.has("reference")) {
-    const auto ref = r.table("reference");
-    ref.only({"images", "statistics", "weights", "dinov2_weights", "vgg16"});
-    e.reference_images = ref.text_or("images", "");
-    e.reference_statistics = ref.text_or("statistics", "");
-    e.weights = ref.text_or("weights", "");
-    e.dinov2_weights = ref.text_or("dinov2_weights", "");
-    e.vgg16 = ref.text_or("vgg16", "");
-  }
-  return e;
 }
 
 results::MetricPolicy default_policy(const MetricOutput& output) {
@@ -311,15 +433,17 @@ std::vector<results::MetricPolicy> parse_metrics(const Reader& r, const SuiteEva
   return out;
 }
 
-std::vector<results::ReferenceRow> parse_references(const Config& file) {
+std::vector<results::ReferenceRow> parse_references(const Config& file, const std::vector<SuiteStage>& stages) {
   std::vector<results::ReferenceRow> out;
   const size_t count = file.count("reference");
   for (size_t i = 0; i < count; ++i) {
     const Reader r(file.sub("reference." + std::to_string(i)), "[reference]");
-    r.only({"method", "label", "nfe", "metric", "value", "num_samples", "source"});
+    r.only({"method", "label", "nfe", "metric", "value", "num_samples", "source", "stage"});
     results::ReferenceRow row;
-    row.method = r.text("method");
-    if (!method_registry().contains(row.method)) {
+    // A row without a method is printed beside the results but compares with no stage (a method
+    // this suite does not train, e.g. sCT).
+    row.method = r.text_or("method", "");
+    if (!row.method.empty() && !method_registry().contains(row.method)) {
       throw InputError(fmt::format("{}: unknown method '{}' (known: {})", r.at("method"), row.method,
                                    method_registry().joined_names()));
     }
@@ -329,6 +453,16 @@ std::vector<results::ReferenceRow> parse_references(const Config& file) {
     row.value = r.real("value");
     row.num_samples = r.integer_or("num_samples", 50000);
     row.citation = r.text("source");
+    row.stage = r.text_or("stage", "");
+    if (!row.stage.empty()) {
+      const auto it = std::find_if(stages.begin(), stages.end(), [&](const SuiteStage& s) { return s.name == row.stage; });
+      if (it == stages.end()) throw InputError(fmt::format("{}: unknown stage '{}'", r.at("stage"), row.stage));
+      if (row.method.empty()) row.method = it->method;
+      if (it->method != row.method) {
+        throw InputError(fmt::format("{}: stage '{}' trains {}, the row compares with {}", r.at("stage"), row.stage,
+                                     it->method, row.method));
+      }
+    }
     out.push_back(row);
   }
   return out;
@@ -336,6 +470,15 @@ std::vector<results::ReferenceRow> parse_references(const Config& file) {
 
 }  // namespace
 
+
+std::string SuiteEvaluation::reference_key() const {
+  return fmt::format("{}\n{}\n{}\n{}\n{}", reference_images, reference_statistics, weights, dinov2_weights, vgg16);
+}
+
+const SamplerKnobs& SuiteEvaluation::knobs_at(int64_t nfe) const {
+  const auto it = sampler_by_nfe.find(nfe);
+  return it == sampler_by_nfe.end() ? sampler : it->second;
+}
 
 std::string Suite::dataset() const { return base.has("data.source") ? base.get<std::string>("data.source") : ""; }
 
@@ -371,13 +514,24 @@ Suite parse_suite(const std::string& text, const std::string& source) {
   std::sort(file_order.begin(), file_order.end());
   if (file_order.empty()) throw InputError(fmt::format("{}: [stages] is empty", r.at("stages")));
   std::vector<SuiteStage> parsed;
-  for (const auto& [line, name] : file_order) parsed.push_back(parse_stage(stages.table(name), name, suite.evaluation, default_batch));
+  const auto evaluation_table = r.table("evaluation");
+  const auto suite_sampler = sampler_tables(evaluation_table);
+  for (const auto& [line, name] : file_order) {
+    parsed.push_back(parse_stage(stages.table(name), name, suite.evaluation, suite_sampler, default_batch));
+  }
   suite.stages = order_stages(std::move(parsed));
 
   suite.record.name = suite.name;
   suite.record.dataset = suite.dataset();
   suite.record.metrics = parse_metrics(r.table("metrics"), suite.evaluation);
-  if (r.has("reference")) suite.record.references = parse_references(file);
+  // A stage's own reference must serve the suite's metrics too.
+  for (const auto& stage : suite.stages) {
+    for (const auto& policy : suite.record.metrics) {
+      check_reference(*metric_registry().create(metric_of_output(policy.metric)), policy.metric, stage.evaluation,
+                      fmt::format("{} (stage '{}')", stage.where, stage.name));
+    }
+  }
+  if (r.has("reference")) suite.record.references = parse_references(file, suite.stages);
   return suite;
 }
 

@@ -47,7 +47,7 @@ class BatchSource {
  public:
   BatchSource(const DataPlan& data, uint64_t seed, int64_t batch, int64_t shard_begin, int64_t shard_end,
               int64_t start_step, const torch::Device& device)
-      : seed_(seed), batch_(batch), shard_begin_(shard_begin), shard_end_(shard_end), device_(device) {
+      : seed_(seed), batch_(batch), shard_begin_(shard_begin), shard_end_(shard_end), flip_(data.flip), device_(device) {
     if (data.source == "gaussian") {
       mean_ = data.mean;
       std_ = data.std;
@@ -84,14 +84,20 @@ class BatchSource {
     return {to_device(b.images), to_device(b.labels), to_device(b.batch_labels)};
   }
 
-  // `count` further images drawn uniformly (with replacement) from stream "method.pool"/step.
+  // `count` further images drawn uniformly (with replacement) from stream "method.pool"/step, each
+  // mirrored left-right with probability 1/2 when the data flips (as the loader's batches).
   std::pair<torch::Tensor, torch::Tensor> pool(int64_t step, int64_t count) {
     auto g = make_generator(seed_, "method.pool", static_cast<uint64_t>(step));
     if (!source_) return {gaussian(count, g), {}};
     const auto picks = torch::randint(0, static_cast<int64_t>(loader_->pool().size()), {count}, g, torch::kInt64);
     std::vector<int64_t> indices;
     for (int64_t i = 0; i < count; ++i) indices.push_back(loader_->pool()[static_cast<size_t>(picks[i].item<int64_t>())]);
-    const auto images = to_network_range(source_->read_indices(indices));
+    auto raw = source_->read_indices(indices);  // uint8 (count, H, W, C)
+    if (flip_) {
+      const auto flips = torch::randint(0, 2, {count}, g, torch::kInt64).to(torch::kBool).view({-1, 1, 1, 1});
+      raw = torch::where(flips, raw.flip({2}), raw);
+    }
+    const auto images = to_network_range(raw);
     torch::Tensor labels;
     if (source_->has_labels()) labels = source_->labels().index_select(0, torch::tensor(indices, torch::kInt64));
     return {images.to(device_), labels.defined() ? labels.to(device_) : labels};
@@ -106,6 +112,7 @@ class BatchSource {
 
   uint64_t seed_;
   int64_t batch_, shard_begin_, shard_end_;
+  bool flip_ = false;
   torch::Device device_;
   std::shared_ptr<const ImageSource> source_;
   std::unique_ptr<DataLoader> loader_;
@@ -158,6 +165,7 @@ TrainSummary train(TrainRequest request) {
   const int64_t total_steps = plan.steps;
   const int64_t batch_size = plan.batch;  // the global batch, split evenly over the ranks
   check_batch_splits(plan, world);
+  method->prepare();
   const int64_t shard = batch_size / world, shard_begin = rank * shard;
   const auto& precision = plan.precision;
   const int64_t checkpoint_every = plan.checkpoint_every;
@@ -288,6 +296,7 @@ TrainSummary train(TrainRequest request) {
     StepContext ctx;
     ctx.step = step;
     ctx.total_steps = total_steps;
+    ctx.global_batch = batch_size;
     ctx.generator = make_generator(seed, "method.draw", static_cast<uint64_t>(step));
     // Dropout masks are the one draw per rank, not per global image: one stream per (step, rank).
     default_generator(device).set_current_seed(derive_seed(seed, "dropout", static_cast<uint64_t>(step * world + rank)));

@@ -1,6 +1,10 @@
 #include "methods/consistency.h"
 
 #include <cmath>
+#include <cstdlib>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -54,8 +58,41 @@ torch::Tensor cm_distance(const std::string& name, const torch::Tensor& a, const
   if (name == "l2") return mean_squared_distance(a, b);
   if (name == "l1") return mean_absolute_distance(a, b);
   if (name == "pseudo_huber") return pseudo_huber_distance(a, b, huber_c > 0 ? huber_c : ict_huber_c(a));
-  if (name == "lpips") throw InputError("method.distance 'lpips': needs VGG LPIPS weights, which this suite does not ship");
+  if (name == "lpips") throw InputError("method.distance 'lpips': needs the LPIPS network of a CmDistance");
   throw InputError("method.distance '" + name + "': expected l2, l1, pseudo_huber or lpips");
+}
+
+CmDistance::CmDistance(OptionReader& options, const Config& table) {
+  name_ = options.choice("distance", "l2", {"l2", "l1", "pseudo_huber", "lpips"});
+  huber_c_ = options.number("huber_c", 0.0);
+  if (name_ != "lpips") return;
+  const auto protocol = parse_lpips_protocol(
+      options.choice("lpips_protocol", "openai-cm", {"openai-cm", "lpips"}), "method.lpips_protocol");
+  const char* environment = std::getenv("CMBENCH_LPIPS");
+  lpips_weights_ = options.text("lpips_weights", environment ? environment : "");
+  lpips_protocol_ = protocol;
+  if (lpips_weights_.empty()) {
+    throw InputError(table.where() + ": method.lpips_weights: not given and $CMBENCH_LPIPS is unset; " +
+                     lpips_weights_help());
+  }
+}
+
+void CmDistance::load() const {
+  if (name_ == "lpips" && !lpips_) lpips_ = load_lpips(lpips_weights_, LpipsOptions().protocol(lpips_protocol_), "method.lpips_weights");
+}
+
+torch::Tensor CmDistance::operator()(const torch::Tensor& a, const torch::Tensor& b) const {
+  if (name_ != "lpips") return cm_distance(name_, a, b, huber_c_);
+  if (a.dim() != 4 || a.size(1) != 3) {
+    throw InputError(fmt::format("method.distance 'lpips': needs RGB images (N, 3, H, W), got [{}]",
+                                 fmt::join(a.sizes(), ", ")));
+  }
+  load();
+  if (lpips_device_ != a.device()) {
+    lpips_->to(a.device());
+    lpips_device_ = a.device();
+  }
+  return lpips_->forward(a, b);
 }
 
 torch::Tensor per_image(const torch::Tensor& v, const torch::Tensor& like) {

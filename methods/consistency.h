@@ -7,7 +7,10 @@
 #include <map>
 #include <string>
 
+#include "core/config.h"
+#include "methods/options.h"
 #include "nets/denoiser.h"
+#include "nets/lpips.h"
 
 namespace cmbench {
 
@@ -33,11 +36,38 @@ torch::Tensor squared_norm(const torch::Tensor& a);  // sum over C*H*W of a^2
 // Pseudo-Huber on the whole image (iCT): sqrt(||a - b||^2 + c^2) - c.
 torch::Tensor pseudo_huber_distance(const torch::Tensor& a, const torch::Tensor& b, double c);
 
-// The CM family's distance choice (`distance` key): l2 and l1 average over elements; pseudo_huber
-// uses the whole-image form with c = 0.00054 sqrt(C*H*W) unless `huber_c` > 0. LPIPS needs VGG
-// weights this suite does not ship, and is refused with an error.
+// The closed-form CM distances by name: l2 and l1 average over elements; pseudo_huber uses the
+// whole-image form with c = 0.00054 sqrt(C*H*W) unless `huber_c` > 0. (lpips needs its network:
+// CmDistance.)
 torch::Tensor cm_distance(const std::string& name, const torch::Tensor& a, const torch::Tensor& b, double huber_c);
 double ict_huber_c(const torch::Tensor& images);  // 0.00054 * sqrt(C*H*W)
+
+// The CD/CT distance of a method's options: `distance` (l2, l1, pseudo_huber with `huber_c`, or
+// lpips). LPIPS (nets/lpips.h) reads `lpips_weights` (an .npz of scripts/convert-lpips-weights or
+// synthetic:SEED; default $CMBENCH_LPIPS, and without either an error that says where to get them)
+// and `lpips_protocol` ("openai-cm", the default: openai/consistency_models' resize to 224 and piq
+// LPIPS; or "lpips": the lpips package as is). The network is loaded once, frozen (eval mode, no
+// gradients to its weights), and follows the images to their device; gradients reach the inputs.
+class CmDistance {
+ public:
+  CmDistance() = default;  // l2
+  CmDistance(OptionReader& options, const Config& table);
+
+  const std::string& name() const { return name_; }
+  // Per-image distances (N,) of two batches of images in [-1, 1]. LPIPS loads its weights on first use
+  // (or load()), so that a plan (`cmbench run --dry-run`) reads without them.
+  torch::Tensor operator()(const torch::Tensor& a, const torch::Tensor& b) const;
+  // Loads what the distance needs (LPIPS weights): InputError naming the file and where to get it.
+  void load() const;
+
+ private:
+  std::string name_ = "l2";
+  double huber_c_ = 0.0;
+  std::string lpips_weights_;
+  LpipsProtocol lpips_protocol_ = LpipsProtocol::openai_cm;
+  mutable Lpips lpips_{nullptr};
+  mutable torch::Device lpips_device_ = torch::kCPU;
+};
 
 // (N,) -> (N, 1, 1, 1) for broadcasting against images.
 torch::Tensor per_image(const torch::Tensor& v, const torch::Tensor& like);

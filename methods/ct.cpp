@@ -18,11 +18,9 @@ CtMethod::CtMethod(const Config& table, Defaults defaults) {
   sigma_min_ = o.number("sigma_min", 0.002);
   sigma_max_ = o.number("sigma_max", 80.0);
   rho_ = o.number("rho", 7.0);
-  distance_ = o.choice("distance", "l2", {"l2", "l1", "pseudo_huber", "lpips"});
-  huber_c_ = o.number("huber_c", 0.0);
   label_dropout_ = o.number("label_dropout", 0.0);
+  distance_ = CmDistance(o, table);
   resolved_ = o.finish();
-  if (distance_ == "lpips") cm_distance(distance_, torch::zeros({1}), torch::zeros({1}), 0);  // refuse early
 }
 
 torch::Tensor CtMethod::grid(int64_t step, int64_t total_steps) const {
@@ -67,7 +65,7 @@ LossResult CtMethod::loss(const TrainingBatch& batch, const TensorMap& draws, co
   const auto pair = paired_passes(*nets.student, nets.target_network(), x_t, t, x_t2, t2, labels);
 
   LossResult result;
-  result.per_sample = cm_distance(distance_, pair.student, pair.target, huber_c_);
+  result.per_sample = distance_(pair.student, pair.target);
   result.outputs["t"] = t;
   result.outputs["t2"] = t2;
   result.outputs["x_t2"] = x_t2;

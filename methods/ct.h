@@ -1,10 +1,12 @@
 // Consistency training, CT (METHODS.md §4; Song et al. 2023, openai/consistency_models
 // cm/karras_diffusion.py): n ~ U{0..N-2} on the descending Karras grid, student f(x0 + t eps, t),
-// target f_minus(x_t2, t2) with x_t2 = x0 + t2 eps, distance d, weight 1. The target network is an
-// EMA of the student with rate mu(k) (adaptive schedule), or the student itself when mu = 0.
+// target f_minus(x_t2, t2) with x_t2 = x0 + t2 eps, distance d (l2, l1, pseudo_huber or LPIPS:
+// methods/consistency.h CmDistance), weight 1. The target network is an EMA of the student with
+// rate mu(k) (adaptive schedule), or the student itself when mu = 0.
 // CD (cd.cpp) derives from it and replaces x_t2 by one Heun step of a teacher.
 #pragma once
 
+#include "methods/consistency.h"
 #include "methods/loss_case.h"
 #include "methods/method.h"
 #include "methods/options.h"
@@ -22,6 +24,7 @@ class CtMethod : public Method {
   bool needs_target_copy() const override { return mu0_ > 0; }
   double target_rate(int64_t step, int64_t total_steps) const override;
   std::string default_sampler() const override { return "cm"; }
+  void prepare() const override { distance_.load(); }
 
   // The descending grid in use at `step`.
   torch::Tensor grid(int64_t step, int64_t total_steps) const;
@@ -41,8 +44,8 @@ class CtMethod : public Method {
                                     const Networks& nets) const;
 
   int64_t grid_points_;
-  double s0_, s1_, mu0_, sigma_min_, sigma_max_, rho_, huber_c_, label_dropout_;
-  std::string distance_;
+  double s0_, s1_, mu0_, sigma_min_, sigma_max_, rho_, label_dropout_;
+  CmDistance distance_;
 };
 
 // The CM grid's keys of a loss reference case (methods/loss_case.h): grid_points and the drawn

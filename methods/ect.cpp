@@ -1,5 +1,6 @@
 #include "methods/ect.h"
 
+#include "core/error.h"
 #include "core/rng.h"
 #include "methods/consistency.h"
 #include "methods/schedules.h"
@@ -18,7 +19,14 @@ void EctMethod::read_options(OptionReader& o) {
   p_mean_ = o.number("p_mean", o.by_preset(-1.1, -0.8));
   p_std_ = o.number("p_std", o.by_preset(2.0, 1.6));
   q_ = o.number("q", o.by_preset(2.0, 4.0));
-  stage_steps_ = o.integer("stage_steps", 25000);
+  // ECT counts a stage in images: --double 250 ticks of --tick 12.8 kimg (locuslab/ect run_ecm.sh,
+  // training/ct_training_loop.py), 3.2M images = 25000 steps at batch 128. stage_images follows ECT at
+  // any batch; stage_steps (the default, 25000) counts optimizer steps.
+  stage_images_ = o.integer("stage_images", 0);
+  stage_steps_ = o.integer("stage_steps", stage_images_ > 0 ? 0 : 25000);
+  if (stage_images_ < 0 || stage_steps_ < 0 || (stage_images_ > 0) == (stage_steps_ > 0))
+    throw InputError("method.stage_steps / method.stage_images: give one stage length, > 0 (stage_images " +
+                     std::to_string(stage_images_) + ", stage_steps " + std::to_string(stage_steps_) + ")");
   smooth_stages_ = o.flag("smooth_stages", false);
   k_ = o.number("k", 8.0);
   b_ = o.number("b", 1.0);
@@ -32,9 +40,17 @@ TensorMap EctMethod::draw(const TrainingBatch& batch, const StepContext& ctx) co
   return draw_level_and_noise(batch.images, batch.labels, "t", p_mean_, p_std_, label_dropout_, ctx.generator);
 }
 
-EctMethod::TargetPoint EctMethod::target_point(const TrainingBatch& batch, const torch::Tensor& /*x_t*/,
-                                                const torch::Tensor& eps, const torch::Tensor& /*t*/,
-                                                const torch::Tensor& r, TensorMap& /*outputs*/) const {
+double EctMethod::stage(const StepContext& ctx) const {
+  if (stage_steps_ > 0) return ect_stage(ctx.step, stage_steps_, smooth_stages_);
+  if (ctx.global_batch <= 0)
+    throw std::logic_error("ect: stage_images needs StepContext::global_batch from the training loop");
+  return ect_stage(ctx.step * ctx.global_batch, stage_images_, smooth_stages_);
+}
+
+EctMethod::TargetPoint EctMethod::target_point(const TrainingBatch& batch, const torch::Tensor& /*labels*/,
+                                                const torch::Tensor& /*x_t*/, const torch::Tensor& eps,
+                                                const torch::Tensor& /*t*/, const torch::Tensor& r,
+                                                TensorMap& /*outputs*/) const {
   return {batch.images + per_image(r, eps) * eps, batch.images};
 }
 
@@ -44,11 +60,12 @@ LossResult EctMethod::loss(const TrainingBatch& batch, const TensorMap& draws, c
   const auto& t = draws.at("t");
   const auto& eps = draws.at("eps");
   const auto labels = draws.count("labels") ? draws.at("labels") : batch.labels;
-  const auto r = ect_r(t, ect_stage(ctx.step, stage_steps_, smooth_stages_), q_, k_, b_);
+  const double stage_now = stage(ctx);
+  const auto r = ect_r(t, stage_now, q_, k_, b_);
 
   LossResult result;
   const auto x_t = x0 + per_image(t, x0) * eps;
-  const auto point = target_point(batch, x_t, eps, t, r, result.outputs);
+  const auto point = target_point(batch, labels, x_t, eps, t, r, result.outputs);
 
   Denoiser& net = *nets.student;
   const auto device = x0.device();
@@ -64,7 +81,8 @@ LossResult EctMethod::loss(const TrainingBatch& batch, const TensorMap& draws, c
   const auto delta = squared_norm(student - target);
   const auto distance = (delta + c_ * c_).sqrt() - c_;
   const double sd = net.precond().sigma_data;
-  const auto weight = weight_ == "inverse_gap" ? 1.0 / (t - r) : 1.0 / t.square() + 1.0 / (sd * sd);
+  const auto weight =
+      weight_ == "inverse_gap" ? 1.0 / ect_gap(t, stage_now, q_, k_, b_) : 1.0 / t.square() + 1.0 / (sd * sd);
   result.per_sample = weight * distance;
   result.outputs["t"] = t;
   result.outputs["r"] = r;

@@ -24,15 +24,20 @@ class EctMethod : public Method {
   EctMethod(const Config& table, OptionReader& reader);  // for subclasses that read more options
 
   // The point and level of the target pass for x_t = x0 + t eps. ECT: x_r = x0 + r eps. Rows with
-  // r == 0 take zero_target instead of a network pass. Subclasses may add outputs.
+  // r == 0 take zero_target instead of a network pass. `labels` are the ones the networks see (zero
+  // rows where label dropout removed them). Subclasses may add outputs.
   struct TargetPoint {
     torch::Tensor x_r, zero_target;
   };
-  virtual TargetPoint target_point(const TrainingBatch& batch, const torch::Tensor& x_t, const torch::Tensor& eps,
-                                   const torch::Tensor& t, const torch::Tensor& r, TensorMap& outputs) const;
+  virtual TargetPoint target_point(const TrainingBatch& batch, const torch::Tensor& labels, const torch::Tensor& x_t,
+                                   const torch::Tensor& eps, const torch::Tensor& t, const torch::Tensor& r,
+                                   TensorMap& outputs) const;
+
+  // The stage exponent of this step: from the images seen (stage_images) or the steps (stage_steps).
+  double stage(const StepContext& ctx) const;
 
   double p_mean_, p_std_, q_, k_, b_, c_, label_dropout_;
-  int64_t stage_steps_;
+  int64_t stage_steps_, stage_images_;  // exactly one is > 0
   bool smooth_stages_;
   std::string weight_;
 

@@ -49,6 +49,7 @@ struct Networks {
 struct StepContext {
   int64_t step = 0;         // optimizer steps completed before this one
   int64_t total_steps = 1;  // the run's length (curricula that depend on it)
+  int64_t global_batch = 0;  // images per optimizer step over all ranks (ECT's stage_images); 0: not given
   torch::Generator generator;  // this step's draws (levels, indices, eps, label dropout)
 };
 
@@ -76,10 +77,17 @@ class Method {
   virtual double target_rate(int64_t /*step*/, int64_t /*total_steps*/) const { return 0.0; }
   // Extra reference images per step beyond the batch (SCT's pool); 0 = none. `batch` is the global batch.
   virtual int64_t reference_pool_size(int64_t /*batch*/) const { return 0; }
+  // Loads what the loss needs from disk (LPIPS weights) before the first step, so that a run stops
+  // at its start, not hours in: InputError naming the file. Plans (`--dry-run`) never call it.
+  virtual void prepare() const {}
   // Whether the loss reads batch.global_images (data-parallel runs all-gather them every step).
   virtual bool needs_global_batch() const { return false; }
   // The sampler (methods/sampler.h) that `cmbench sample` and suites use for this method.
   virtual std::string default_sampler() const = 0;
+  // Whether the consistency samplers clamp each x0 estimate to [-1, 1] unless told otherwise: openai's
+  // CD/CT/iCT sample with clip_denoised=True (consistency_models cm/karras_diffusion.py, karras_sample's
+  // denoiser); ECT's generator_fn (locuslab/ect ct_eval.py) never clamps, nor does SCT, which samples as ECT.
+  virtual bool clamps_denoised() const { return default_sampler() == "cm"; }
   // The levels a consistency sampler visits in `steps` steps when none are given: sigma_max = 80,
   // then for two steps the preset's midpoint, 0.821 (CIFAR-10) or 1.526 (ImageNet-64) as in ECT's
   // and openai's scripts; empty where the method has no default (3 or more steps).

@@ -26,6 +26,7 @@ class OptionReader {
   double number(const std::string& key, double fallback) { return reader_.get<double>(key, fallback); }
   int64_t integer(const std::string& key, int64_t fallback) { return reader_.get<int64_t>(key, fallback); }
   bool flag(const std::string& key, bool fallback) { return reader_.get<bool>(key, fallback); }
+  std::string text(const std::string& key, const std::string& fallback) { return reader_.get<std::string>(key, fallback); }
   std::string choice(const std::string& key, const std::string& fallback, std::initializer_list<const char*> allowed) {
     return reader_.choice(key, fallback, allowed);
   }

@@ -18,6 +18,12 @@ DenoiseFn make_denoise_fn(Denoiser& net, const torch::Tensor& labels, double gui
   };
 }
 
+DenoiseFn clamp_denoised(DenoiseFn denoise) {
+  return [denoise = std::move(denoise)](const torch::Tensor& x, const torch::Tensor& sigma) {
+    return denoise(x, sigma).clamp(-1.0, 1.0);
+  };
+}
+
 torch::Tensor per_image_normal(std::vector<torch::Generator>& generators, torch::IntArrayRef shape,
                                const torch::Device& device) {
   std::vector<torch::Tensor> rows;

@@ -22,6 +22,9 @@ using DenoiseFn = std::function<torch::Tensor(const torch::Tensor& x, const torc
 // guidance != 1: D_u + guidance (D_c - D_u), D_u with zero labels (classifier-free guidance).
 DenoiseFn make_denoise_fn(Denoiser& net, const torch::Tensor& labels, double guidance = 1.0);
 
+// `denoise` with every x0 estimate clamped to [-1, 1] (openai consistency_models' clip_denoised).
+DenoiseFn clamp_denoised(DenoiseFn denoise);
+
 // Standard normal (N, shape...) with row i drawn from generators[i] (float64, CPU), moved to `device`.
 torch::Tensor per_image_normal(std::vector<torch::Generator>& generators, torch::IntArrayRef shape,
                                const torch::Device& device);

@@ -46,15 +46,20 @@ double cm_target_rate(int64_t step, int64_t total_steps, double s0, double s1, d
   return std::exp(s0 * std::log(mu0) / static_cast<double>(cm_intervals(step, total_steps, s0, s1)));
 }
 
-double ect_stage(int64_t step, int64_t stage_steps, bool smooth) {
-  if (stage_steps <= 0) throw InputError("ect: stage_steps must be > 0");
-  if (smooth) return static_cast<double>(step) / static_cast<double>(stage_steps);
-  return static_cast<double>(step / stage_steps);
+double ect_stage(int64_t progress, int64_t stage_length, bool smooth) {
+  if (stage_length <= 0) throw InputError("ect: the stage length must be > 0");
+  if (smooth) return static_cast<double>(progress) / static_cast<double>(stage_length);
+  return static_cast<double>(progress / stage_length);
 }
 
 torch::Tensor ect_r(const torch::Tensor& t, double stage, double q, double k, double b) {
   const auto n = 1.0 + k * torch::sigmoid(-b * t);
   return (t * (1.0 - n / std::pow(q, stage + 1.0))).clamp_min(0.0);
+}
+
+torch::Tensor ect_gap(const torch::Tensor& t, double stage, double q, double k, double b) {
+  const auto n = 1.0 + k * torch::sigmoid(-b * t);
+  return t * (n / std::pow(q, stage + 1.0)).clamp_max(1.0);
 }
 
 }  // namespace cmbench

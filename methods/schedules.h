@@ -22,9 +22,13 @@ int64_t cm_grid_points(int64_t step, int64_t total_steps, double s0 = 2, double 
 // Target EMA rate mu(k) = exp(s0 ln(mu0) / M(k)).
 double cm_target_rate(int64_t step, int64_t total_steps, double s0 = 2, double s1 = 150, double mu0 = 0.9);
 
-// ECT: the stage exponent floor(step / stage_steps) (or step / stage_steps when smooth), and
-// r = max(0, t (1 - n(t) / q^(stage + 1))) with n(t) = 1 + k sigmoid(-b t). r keeps t's dtype.
-double ect_stage(int64_t step, int64_t stage_steps, bool smooth = false);
+// ECT: the stage exponent floor(progress / stage_length) (or the ratio when smooth), progress and length
+// both in steps or both in images; r = max(0, t (1 - n(t) / q^(stage + 1))) with n(t) = 1 + k sigmoid(-b t).
+// r keeps t's dtype.
+double ect_stage(int64_t progress, int64_t stage_length, bool smooth = false);
 torch::Tensor ect_r(const torch::Tensor& t, double stage, double q = 2.0, double k = 8.0, double b = 1.0);
+// t - r of ect_r, min(t, t n(t) / q^(stage + 1)), without the subtraction: in float32, r rounds to t
+// after about 26 stages with q = 2 and t - r would be 0 (ECT's 1/(t - r) weight inf).
+torch::Tensor ect_gap(const torch::Tensor& t, double stage, double q = 2.0, double k = 8.0, double b = 1.0);
 
 }  // namespace cmbench

@@ -7,6 +7,8 @@
 #include "methods/consistency.h"
 #include "methods/ect.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 #include "core/error.h"
 
 namespace cmbench {
@@ -24,22 +26,26 @@ class SctMethod : public EctMethod {
   bool needs_global_batch() const override { return reference_set_ != "rank_batch"; }
 
  protected:
-  TargetPoint target_point(const TrainingBatch& batch, const torch::Tensor& x_t, const torch::Tensor& /*eps*/,
-                           const torch::Tensor& t, const torch::Tensor& r, TensorMap& outputs) const override {
+  TargetPoint target_point(const TrainingBatch& batch, const torch::Tensor& labels, const torch::Tensor& x_t,
+                           const torch::Tensor& /*eps*/, const torch::Tensor& t, const torch::Tensor& r,
+                           TensorMap& outputs) const override {
     const auto& x0 = batch.images;
     // "batch" and "pool" use the whole global batch (world-size independent), "rank_batch" the rank's share.
     const bool global = reference_set_ != "rank_batch" && batch.global_images.defined();
     auto references = global ? batch.global_images.to(x0.dtype()) : x0;
     auto reference_labels = global ? batch.global_labels : batch.labels;
-    if (reference_set_ == "pool") {
+    if (reference_set_ == "pool" && reference_pool_size(references.size(0)) > 0) {
       if (!batch.reference_images.defined())
         throw std::logic_error("sct: reference_set 'pool' needs batch.reference_images from the training loop");
       references = torch::cat({references, batch.reference_images.to(x0.dtype())});
       if (batch.labels.defined())
         reference_labels = torch::cat({reference_labels, batch.reference_labels.to(batch.labels.dtype())});
     }
-    const auto weights = posterior_weights(x_t, t, references, batch.labels, reference_labels);
-    const auto x0_hat = weights.to(x0.dtype()).mm(references.flatten(1)).view_as(x0);
+    // The posterior is precision-critical (x0_hat's error must stay below the consistency gap at small
+    // t), so it runs outside the loop's bf16 autocast: float64 or float32 as softmax_dtype says.
+    const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+    const auto weights = posterior_weights(x_t, t, references, labels, reference_labels);
+    const auto x0_hat = weights.mm(references.flatten(1).to(weights.dtype())).view_as(x0).to(x0.dtype());
     const auto ratio = per_image(r / t, x0);
     outputs["weights"] = weights;
     outputs["x0_hat"] = x0_hat;
@@ -50,7 +56,9 @@ class SctMethod : public EctMethod {
   SctMethod(const Config& table, OptionReader&& reader) : EctMethod(table, reader) {
     reference_set_ = reader.choice("reference_set", reader.by_preset<std::string>("batch", "pool"),
                                    {"batch", "rank_batch", "pool"});
-    // ImageNet-64's pool size is this suite's choice (the paper does not state one).
+    // ImageNet-64's pool size is this suite's choice (the paper does not state one). pool_size is the
+    // whole reference count, the batch included; one no larger than the batch is the batch alone (the
+    // sample's own x0 must stay in its reference set, so the batch is never cut).
     pool_size_ = reader.integer("pool_size", reader.by_preset<int64_t>(0, 1024));
     softmax_dtype_ = reader.choice("softmax_dtype", "float64", {"float64", "float32"});
     class_restrict_ = reader.flag("class_restrict", true);
@@ -62,7 +70,9 @@ class SctMethod : public EctMethod {
 
   // softmax_j(-||x_t_i - x0_j||^2 / (2 t_i^2)) with the distances from one matrix product
   // (||a||^2 + ||b||^2 - 2 a.b) and the row maximum subtracted before exp. Row i's own x0 is
-  // reference j = i, so every row has at least one admissible reference.
+  // reference j = i, so every row has at least one admissible reference. Class restriction applies to
+  // conditioned rows; a row whose label was dropped (all zero) trains the unconditional model and
+  // takes the unconditional posterior over every reference.
   torch::Tensor posterior_weights(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& references,
                                   const torch::Tensor& labels, const torch::Tensor& reference_labels) const {
     const auto dtype = softmax_dtype_ == "float64" ? torch::kFloat64 : torch::kFloat32;
@@ -72,8 +82,9 @@ class SctMethod : public EctMethod {
         (a.square().sum(1, true) + b.square().sum(1).unsqueeze(0) - 2.0 * a.mm(b.t())).clamp_min(0.0);
     auto logits = -distances / (2.0 * t.to(dtype).square().unsqueeze(1));
     if (class_restrict_ && labels.defined()) {
-      const auto same = labels.to(dtype).mm(reference_labels.to(dtype).t()) > 0.5;
-      logits = logits.masked_fill(same.logical_not(), -std::numeric_limits<double>::infinity());
+      const auto dropped = (labels.abs().sum(1, true) == 0);
+      const auto admitted = (labels.to(dtype).mm(reference_labels.to(dtype).t()) > 0.5).logical_or(dropped);
+      logits = logits.masked_fill(admitted.logical_not(), -std::numeric_limits<double>::infinity());
     }
     const auto shifted = (logits - std::get<0>(logits.max(1, true))).exp();
     return shifted / shifted.sum(1, true);

@@ -189,7 +189,7 @@ void fill_dinov2_synthetic_weights(Dinov2& net, uint32_t seed) {
     double fan_in = 1.0;
     for (int64_t d = 1; d < target.dim(); ++d) fan_in *= static_cast<double>(target.size(d));
     const double weight_scale = std::sqrt(3.0 / fan_in);
-    // synthetic_hash(name, seed, i) (metrics/inception.h) with the per-name part hoisted out of the loop.
+    // synthetic_hash(name, seed, i) (core/synthetic_hash.h) with the per-name part hoisted out of the loop.
     uint32_t h = 2166136261u;
     for (unsigned char c : name) {
       h ^= c;

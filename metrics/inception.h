@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "core/synthetic_hash.h"  // synthetic_hash: METRICS.md §1 synthetic weights
+
 namespace cmbench {
 
 // C(in, out, k, s, p): Conv2d without bias + BatchNorm(eps 1e-3, running statistics) + ReLU.
@@ -102,8 +104,6 @@ class FidInceptionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FidInception);
 
-// METRICS.md §1 synthetic weights: value of element `index` of tensor `name` under `seed`.
-uint32_t synthetic_hash(const std::string& name, uint32_t seed, uint32_t index);
 // Fills every state tensor of `net` from synthetic:SEED.
 void fill_synthetic_weights(FidInception& net, uint32_t seed);
 // The rule METRICS.md assigns to a state-dict name: conv, weight, bias, running_mean, running_var,

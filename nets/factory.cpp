@@ -81,6 +81,9 @@ std::vector<NetPreset> build_presets() {
   add("cifar10-ncsnpp", "EDM NCSN++ (SongUNet, Fourier embedding, residual encoder), CIFAR-10, 56.4M",
       with("ncsnpp", json::object()));
   add("imagenet64-adm", "EDM ADM (DhariwalUNet), ImageNet-64 class-conditional, 295.9M", with("adm", json::object()));
+  // iCT-deep (Song & Dhariwal 2023): twice the residual blocks per resolution of iCT's networks.
+  add("cifar10-ncsnpp-deep", "NCSN++ with 8 blocks per resolution (iCT-deep, CIFAR-10)", with("ncsnpp", {{"num_blocks", 8}}));
+  add("imagenet64-adm-deep", "ADM with 6 blocks per resolution (iCT-deep, ImageNet-64)", with("adm", {{"num_blocks", 6}}));
   add("imagenet64-edm2-s", "EDM2 UNet S, ImageNet-64 class-conditional, 280.2M", with("edm2", {{"model_channels", 192}}));
   add("imagenet64-edm2-m", "EDM2 UNet M, 497.8M", with("edm2", {{"model_channels", 256}, {"dropout", 0.1}}));
   add("imagenet64-edm2-l", "EDM2 UNet L, 777.5M", with("edm2", {{"model_channels", 320}, {"dropout", 0.1}}));

@@ -18,7 +18,7 @@ std::map<RowKey, MetricValue> values_of(const std::vector<StageResult>& stages, 
   for (const auto& s : stages) {
     for (const auto& [key, value] : s.metrics) {
       if (!only_metric.empty() && key.second != only_metric) continue;
-      out[{s.run->suite, s.run->stage, key.first, key.second}] = value;
+      out[{s.run->suite, s.label(), key.first, key.second}] = value;
     }
   }
   return out;

@@ -27,6 +27,7 @@ struct EvaluationRow {
   std::string detector_sha256;    // the detector weights' sha256 ("synthetic:SEED" for those), "" when none
   std::string reference_sha256;   // sha256 of the reference features compared against, "" when none
   std::string protocol_mismatch;  // the protocol differences an allowed mismatch compared across, "" when none
+  std::string ema;  // the EMA profile evaluated; "" for the checkpoint's default weights (older stores)
 };
 
 // One 8x8 sample grid as PNG bytes, per evaluated NFE.
@@ -67,6 +68,7 @@ struct ReferenceRow {
   double value = 0;
   int64_t num_samples = 0;
   std::string citation;
+  std::string stage;   // the suite stage it compares with; "" for every stage of `method`
 };
 
 struct SuiteRecord {

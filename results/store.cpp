@@ -62,6 +62,8 @@ const Fields<EvaluationRow> kEvaluationColumns = {
      true},
     {"protocol_mismatch", &EvaluationRow::protocol_mismatch, "",
      "protocol differences compared across (allow_protocol_mismatch), empty when none", true},
+    // Added with issue 15.
+    {"ema", &EvaluationRow::ema, "", "EMA profile evaluated, empty for the checkpoint's default weights", true},
 };
 
 const Fields<SuiteRecord> kSuiteAttributes = {
@@ -84,6 +86,7 @@ const Fields<ReferenceRow> kReferenceColumns = {
     {"value", &ReferenceRow::value, "1", "published value"},
     {"num_samples", &ReferenceRow::num_samples, "images", "samples behind the published value"},
     {"citation", &ReferenceRow::citation, "", "source of the number"},
+    {"stage", &ReferenceRow::stage, "", "the stage it compares with, empty for every stage of its method", true},
 };
 
 void write_bytes(H5::Group& group, const std::string& name, const std::vector<uint8_t>& bytes) {

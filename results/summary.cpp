@@ -42,14 +42,14 @@ double best_value(const MetricValue& value, const std::string& direction) {
 
 namespace {
 
-StageResult summarize(const RunRecord& run, const SuiteRecord* suite) {
-  StageResult result{&run, suite, {}};
+StageResult summarize(const RunRecord& run, const SuiteRecord* suite, const std::string& ema) {
+  StageResult result{&run, suite, {}, ema};
   int64_t last_step = 0;
   for (const auto& e : run.evaluations) last_step = std::max(last_step, e.step);
   std::map<std::pair<int64_t, std::string>, std::vector<double>> values;
   std::map<std::pair<int64_t, std::string>, int64_t> samples;
   for (const auto& e : run.evaluations) {
-    if (e.step != last_step) continue;
+    if (e.step != last_step || e.ema != ema) continue;
     const auto key = std::make_pair(e.nfe, e.metric);
     values[key].push_back(e.value);
     samples[key] = std::max(samples[key], e.num_samples);
@@ -65,19 +65,32 @@ StageResult summarize(const RunRecord& run, const SuiteRecord* suite) {
 
 }  // namespace
 
+std::string StageResult::label() const { return ema.empty() ? run->stage : fmt::format("{} [ema {}]", run->stage, ema); }
+
 std::vector<StageResult> stage_results(const std::vector<StoreContents>& stores, const SuiteRecord* suite_override) {
   std::vector<std::pair<std::string, std::string>> order;
-  std::map<std::pair<std::string, std::string>, StageResult> latest;
+  std::map<std::pair<std::string, std::string>, const RunRecord*> latest;
+  std::map<std::pair<std::string, std::string>, const SuiteRecord*> suites;
   for (const auto& store : stores) {
     for (const auto& run : store.runs) {
       if (suite_override && run.suite != suite_override->name) continue;
       const auto key = std::make_pair(run.suite, run.stage);
       if (!latest.count(key)) order.push_back(key);
-      latest[key] = summarize(run, suite_override ? suite_override : find_suite(store, run.suite));
+      latest[key] = &run;
+      suites[key] = suite_override ? suite_override : find_suite(store, run.suite);
     }
   }
   std::vector<StageResult> out;
-  for (const auto& key : order) out.push_back(latest.at(key));
+  for (const auto& key : order) {
+    const RunRecord& run = *latest.at(key);
+    std::vector<std::string> profiles;  // first-evaluated order, the default weights ("") first
+    for (const auto& e : run.evaluations) {
+      if (std::find(profiles.begin(), profiles.end(), e.ema) == profiles.end()) profiles.push_back(e.ema);
+    }
+    if (profiles.empty()) profiles.push_back("");  // a run without evaluation still gets its result
+    std::stable_partition(profiles.begin(), profiles.end(), [](const std::string& p) { return p.empty(); });
+    for (const auto& ema : profiles) out.push_back(summarize(run, suites.at(key), ema));
+  }
   return out;
 }
 

@@ -27,10 +27,13 @@ struct StageResult {
   const RunRecord* run = nullptr;
   const SuiteRecord* suite = nullptr;  // the run's suite record, when the store has one
   std::map<std::pair<int64_t, std::string>, MetricValue> metrics;  // (nfe, metric)
+  std::string ema;  // the EMA profile of these values; "" for the checkpoint's default weights
+  // The stage as tables and comparisons name it: "cd", or "cd [ema 0.999]" for another profile.
+  std::string label() const;
 };
 
 // The latest run per (suite, stage) across `stores` (later stores and later runs win), in order of
-// first appearance. With `suite_override` only that suite's runs, with its policies (a suite file
+// first appearance, one result per EMA profile evaluated (the default weights first). With `suite_override` only that suite's runs, with its policies (a suite file
 // given on the command line rather than the record stored by `run`). The results point into
 // `stores`, which must outlive them.
 std::vector<StageResult> stage_results(const std::vector<StoreContents>& stores,

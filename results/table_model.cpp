@@ -61,12 +61,16 @@ Cell empty_cell(bool numeric) { return {"-", "", numeric}; }
 // Published numbers are 50k-sample FIDs; ours with fewer samples are labelled with their count.
 constexpr int64_t kPaperSamples = 50000;
 
-const ReferenceRow* published_for(const SuiteRecord* suite, const std::string& method, int64_t nfe) {
+// The row bound to this stage (`stage` key), else the first of its method at this NFE.
+const ReferenceRow* published_for(const SuiteRecord* suite, const RunRecord& run, int64_t nfe) {
   if (!suite) return nullptr;
+  const ReferenceRow* of_method = nullptr;
   for (const auto& r : suite->references) {
-    if (r.method == method && r.nfe == nfe) return &r;
+    if (r.nfe != nfe || r.method != run.method) continue;
+    if (r.stage == run.stage) return &r;
+    if (r.stage.empty() && !of_method) of_method = &r;
   }
-  return nullptr;
+  return of_method;
 }
 
 // How one metric's columns look across every row of the table. With one seed set everywhere it
@@ -191,7 +195,7 @@ TableModel build_table_model(const TableInput& input) {
       const RunRecord& run = *stage.run;
       std::vector<Cell> row;
       if (show_suite) row.push_back(text_cell(run.suite));
-      row.push_back(text_cell(run.stage));
+      row.push_back(text_cell(stage.label()));
       row.push_back(text_cell(run.method));
       row.push_back(nfe > 0 ? Cell{fmt::format("{}", nfe), fmt::format("{}", nfe), true} : empty_cell(true));
       for (const auto& m : metrics) {
@@ -204,7 +208,7 @@ TableModel build_table_model(const TableInput& input) {
         }
         add_metric_cells(row, m, value, policy_for(stage.suite, m.metric).direction, labels);
       }
-      const ReferenceRow* ref = published_for(stage.suite, run.method, nfe);
+      const ReferenceRow* ref = published_for(stage.suite, run, nfe);
       if (ref) {
         row.push_back(number_cell(ref->value));
         row.push_back(text_cell(ref->label));

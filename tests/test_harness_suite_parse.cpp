@@ -81,8 +81,8 @@ TEST(SuiteParse, OrdersStagesByDependencyThenFileOrder) {
   EXPECT_EQ(suite.stages[0].steps, 13);  // 100 images at batch 8, rounded up
   EXPECT_EQ(suite.stages[2].batch, 4);
   EXPECT_EQ(suite.stages[1].depends, std::vector<std::string>{"teacher"});
-  EXPECT_EQ(suite.stages[1].nfe, (std::vector<int64_t>{1, 2}));
-  EXPECT_EQ(suite.stages[0].nfe, std::vector<int64_t>{5});
+  EXPECT_EQ(suite.stages[1].evaluation.nfe, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(suite.stages[0].evaluation.nfe, std::vector<int64_t>{5});
   EXPECT_EQ(suite.evaluation.seed_sets.size(), 2u);
   EXPECT_EQ(suite.evaluation.sigmas.at(2), std::vector<double>{0.821});
   ASSERT_EQ(suite.record.metrics.size(), 1u);
@@ -197,15 +197,81 @@ TEST(SuiteParse, ShippedSuitesParseAndPlan) {
     const auto suite = load_suite(path);
     EXPECT_EQ(suite.name, name);
     EXPECT_NO_THROW(validate_suite(suite)) << name;
-    const auto plan = describe_plan(suite, "runs/x");
+    const auto plan = describe_plan(suite, plan_suite_training(suite), "runs/x");
     EXPECT_NE(plan.find("total:"), std::string::npos);
     for (const auto& stage : suite.stages) EXPECT_NE(plan.find(stage.name), std::string::npos);
   }
   const auto paper = load_suite(test::source_path("suites/cifar10-paper.toml"));
   EXPECT_EQ(paper.stages.front().name, "teacher");
   EXPECT_EQ(paper.stages.front().steps, 390625);  // 200 Mimg at batch 512
-  EXPECT_EQ(paper.record.references.size(), 11u);
+  EXPECT_EQ(paper.record.references.size(), 23u);
   EXPECT_EQ(paper.evaluation.seed_sets.size(), 3u);
+}
+
+// The papers' protocols as the shipped suites state them (issue 15, items 2, 4 and 8).
+TEST(SuiteParse, PaperSuitesRunEachPapersProtocol) {
+  const auto stage_plans = [](const Suite& suite) {
+    std::map<std::string, std::pair<const SuiteStage*, TrainPlan>> out;
+    auto plans = plan_suite_training(suite);
+    for (size_t i = 0; i < suite.stages.size(); ++i) out[suite.stages[i].name] = {&suite.stages[i], std::move(plans[i])};
+    return out;
+  };
+  const auto cifar_suite = load_suite(test::source_path("suites/cifar10-paper.toml"));
+  const auto cifar = stage_plans(cifar_suite);
+  for (const char* name : {"cd", "ct", "ict", "ict_deep"}) {
+    const auto& plan = cifar.at(name).second;
+    EXPECT_EQ(plan.precond.train.form, PrecondForm::cm) << name;
+    EXPECT_EQ(plan.precond.eval.form, PrecondForm::cm) << name;
+    EXPECT_DOUBLE_EQ(plan.precond.eval.eps_b, 0.002) << name;
+    EXPECT_TRUE(plan.method->clamps_denoised()) << name;
+  }
+  for (const char* name : {"cd", "ct"}) {
+    EXPECT_EQ(cifar.at(name).second.net.at("arch"), "ncsnpp") << name;
+    EXPECT_EQ(cifar.at(name).second.net.at("dropout"), 0.0) << name;
+    EXPECT_EQ(cifar.at(name).second.method->resolved().at("distance"), "lpips") << name;
+  }
+  EXPECT_EQ(cifar.at("cd").first->teacher, "teacher_ncsnpp");
+  EXPECT_EQ(cifar.at("teacher_ncsnpp").second.net.at("arch"), "ncsnpp");
+  EXPECT_EQ(cifar.at("ict_deep").second.net.at("num_blocks"), 8);
+  for (const char* name : {"ect", "sct"}) {
+    const auto& plan = cifar.at(name).second;
+    EXPECT_FALSE(plan.data.flip) << name;
+    EXPECT_EQ(plan.precond.train.form, PrecondForm::edm) << name;
+    EXPECT_EQ(plan.precond.eval.form, PrecondForm::cm) << name;
+    EXPECT_DOUBLE_EQ(plan.precond.eval.eps_b, 0.003) << name;
+    EXPECT_EQ(plan.method->resolved().at("stage_images"), 3200000) << name;
+    EXPECT_EQ(plan.steps * plan.batch, 51200000) << name;
+  }
+  EXPECT_TRUE(cifar.at("teacher").second.data.flip);
+
+  const auto imagenet_suite = load_suite(test::source_path("suites/imagenet64-paper.toml"));
+  const auto imagenet = stage_plans(imagenet_suite);
+  EXPECT_EQ(imagenet.at("cd").first->evaluation.sigmas.at(2), std::vector<double>{1.3824});
+  EXPECT_EQ(imagenet.at("ct").first->evaluation.sigmas.at(2), std::vector<double>{1.9128});
+  EXPECT_EQ(imagenet.at("ect").first->evaluation.sigmas.at(2), std::vector<double>{1.526});
+  for (const char* name : {"cd", "ct", "ict", "ict_deep"}) {
+    EXPECT_TRUE(imagenet.at(name).second.data.flip) << name;
+    EXPECT_EQ(imagenet.at(name).first->evaluation.reference_statistics, "ref/VIRTUAL_imagenet64_labeled.npz") << name;
+  }
+  for (const char* name : {"ect", "sct", "teacher_edm2", "teacher"}) EXPECT_FALSE(imagenet.at(name).second.data.flip) << name;
+  const auto& teacher = *imagenet.at("teacher").first;
+  EXPECT_EQ(imagenet.at("teacher").second.data.source, "imagenet64-edm:train");
+  EXPECT_EQ(teacher.evaluation.reference_statistics, "stats/imagenet-64x64.npz");
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(511).s_churn, 40.0);
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(79).s_churn, 0.0);
+  EXPECT_EQ(imagenet.at("teacher_edm2").first->evaluation.posthoc_sigma_rel, std::vector<double>{0.040});
+  EXPECT_EQ(imagenet.at("ict_deep").second.net.at("num_blocks"), 6);
+  EXPECT_EQ(imagenet.at("ect").second.method->resolved().at("stage_images"), 3200000);
+  // Every published row compares with one stage of its method, or with none (sCT, sCD).
+  for (const auto* suite : {&cifar_suite, &imagenet_suite}) {
+    for (const auto& row : suite->record.references) {
+      EXPECT_EQ(row.citation.find("METHODS.md"), std::string::npos) << row.label;  // a paper, not a file of ours
+      EXPECT_NE(row.citation.find("20"), std::string::npos) << row.label;          // authors and year
+      if (row.method.empty()) {
+        EXPECT_EQ(row.label.rfind("sC", 0), 0u) << row.label;
+      }
+    }
+  }
 }
 
 // Each stage's training plan is read once, before anything trains; a stage that starts from an
@@ -266,4 +332,180 @@ TEST(SuiteParse, StageTrainerConfigsAreValidatedUpFront) {
   const auto message = test::input_error_message([&] { validate_suite(load_suite(dir.file("s.toml"))); });
   EXPECT_NE(message.find(dir.file("s.toml") + ":" + std::to_string(line) + ": train.lr_schedule 'cosine'"), std::string::npos)
       << message;
+}
+
+// Issue 15, item 1: a stage's [data], [precond] and [evaluation] over the suite-wide tables, read into
+// the stage's plan and its resolved evaluation.
+const std::string kProtocolStages = R"(
+[stages.teacher]
+method = "edm"
+steps = 2
+nfe = [5, 9]
+
+[stages.teacher.evaluation.sampler]
+s_churn = 40.0
+s_min = 0.05
+s_noise = 1.003
+
+[stages.teacher.evaluation.sampler_by_nfe.9]
+s_churn = 0.0
+
+[stages.ct]
+method = "ct"
+steps = 2
+data = { flip = true }
+precond = { train = { form = "cm", eps_b = 0.002 }, eval = { form = "cm", eps_b = 0.002 } }
+
+[stages.ct.evaluation]
+nfe = [1, 2]
+sigmas = { 2 = [1.3824] }
+reference = { images = "cifar10:test" }
+
+[stages.ct.evaluation.sampler]
+clamp = false
+
+[stages.ect]
+method = "ect"
+init = "teacher"
+steps = 2
+precond = { eval = { form = "cm", eps_b = 0.003 } }
+)";
+
+TEST(SuiteParse, StageTablesOverTheSuiteDefaults) {
+  const auto suite = parse_suite(suite_text(kProtocolStages, R"(
+[evaluation.sampler]
+guidance = 1.5
+)"), "s.toml");
+  const auto plans = plan_suite_training(suite);
+  std::map<std::string, size_t> at;
+  for (size_t i = 0; i < suite.stages.size(); ++i) at[suite.stages[i].name] = i;
+  const auto& teacher = suite.stages[at["teacher"]];
+  const auto& ct = suite.stages[at["ct"]];
+  const auto& ect = suite.stages[at["ect"]];
+
+  // Data and preconditioning: the stage's keys over the suite's, the rest kept.
+  EXPECT_TRUE(plans[at["ct"]].data.flip);
+  EXPECT_FALSE(plans[at["teacher"]].data.flip);
+  EXPECT_EQ(plans[at["ct"]].data.source, "gaussian");
+  EXPECT_EQ(plans[at["ct"]].precond.train.form, PrecondForm::cm);
+  EXPECT_EQ(plans[at["ct"]].precond.eval.form, PrecondForm::cm);
+  EXPECT_EQ(plans[at["ect"]].precond.train.form, PrecondForm::edm);
+  EXPECT_EQ(plans[at["ect"]].precond.eval.form, PrecondForm::cm);
+  EXPECT_DOUBLE_EQ(plans[at["ect"]].precond.eval.eps_b, 0.003);
+
+  // Evaluation: NFEs, levels and reference of the stage; sample counts and seed sets of the suite.
+  EXPECT_EQ(ct.evaluation.nfe, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(ct.evaluation.sigmas.at(2), std::vector<double>{1.3824});
+  EXPECT_EQ(ect.evaluation.sigmas.at(2), std::vector<double>{0.821});
+  EXPECT_EQ(ct.evaluation.reference_images, "cifar10:test");
+  EXPECT_EQ(ect.evaluation.reference_images, "cifar10:train");
+  EXPECT_NE(ct.evaluation.reference_key(), ect.evaluation.reference_key());
+  EXPECT_EQ(ct.evaluation.seed_sets.size(), 2u);
+  EXPECT_EQ(teacher.evaluation.nfe, (std::vector<int64_t>{5, 9}));
+
+  // Sampler knobs: the stage's keys over the suite's, an NFE's table over the stage's.
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(5).s_churn, 40.0);
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(5).s_min, 0.05);
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(5).s_noise, 1.003);
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(5).guidance, 1.5);
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(9).s_churn, 0.0);
+  EXPECT_DOUBLE_EQ(teacher.evaluation.knobs_at(9).s_noise, 1.003);
+  ASSERT_TRUE(ct.evaluation.sampler.clamp.has_value());
+  EXPECT_FALSE(*ct.evaluation.sampler.clamp);
+  EXPECT_DOUBLE_EQ(ct.evaluation.sampler.guidance, 1.5);
+  EXPECT_FALSE(ect.evaluation.sampler.clamp.has_value());
+}
+
+TEST(SuiteParse, StageEvaluationMistakesNameTheLine) {
+  const auto with = [](const std::string& table) {
+    return error_of(suite_text(R"(
+[stages.ct]
+method = "ct"
+steps = 2
+nfe = [1]
+)" + table));
+  };
+  EXPECT_NE(with("[stages.ct.evaluation]\nnum_samples = 8\n").find("s.toml:"), std::string::npos);
+  EXPECT_NE(with("[stages.ct.evaluation]\nnum_samples = 8\n").find("'num_samples' is suite-wide"), std::string::npos);
+  EXPECT_NE(with("[stages.ct.evaluation]\nnfe = [2]\n").find("sets its NFEs twice"), std::string::npos);
+  EXPECT_NE(with("[stages.ct.evaluation]\nsampling = 1\n").find("unknown key 'sampling'"), std::string::npos);
+  EXPECT_NE(with("[stages.ct.evaluation.sampler]\ns_churn = 40.0\n").find("stage 'ct' (ct, sampler cm)"),
+            std::string::npos);
+  EXPECT_NE(with("[stages.ct.evaluation.sampler_by_nfe.x]\nclamp = true\n").find("keys are NFE counts"),
+            std::string::npos);
+  EXPECT_NE(with("[stages.ct.evaluation]\nposthoc_sigma_rel = [0.3]\n").find("must be in (0, 0.28)"),
+            std::string::npos);
+  EXPECT_NE(with("[stages.ct.data]\nflip = 3\n").find("no error"), std::string::npos);  // read by the plan
+  EXPECT_THROW(plan_suite_training(parse_suite(suite_text(R"(
+[stages.ct]
+method = "ct"
+steps = 2
+data = { flip = 3 }
+)"), "s.toml")), InputError);
+}
+
+TEST(SuiteParse, EvaluatedProfilesMustBeTrained) {
+  const auto plan_error = [](const std::string& extra) {
+    try {
+      plan_suite_training(parse_suite(suite_text(R"(
+[stages.ct]
+method = "ct"
+steps = 2
+)" + extra), "s.toml"));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(plan_error("[stages.ct.evaluation]\nema = [\"model\"]\n"), "no error");
+  const auto unknown = plan_error("[stages.ct.evaluation]\nema = [\"0.999\"]\n");
+  EXPECT_NE(unknown.find("evaluates EMA profile '0.999', which it does not train"), std::string::npos) << unknown;
+  EXPECT_NE(unknown.find("s.toml:"), std::string::npos) << unknown;
+  const auto posthoc = plan_error("[stages.ct.evaluation]\nposthoc_sigma_rel = [0.05]\n");
+  EXPECT_NE(posthoc.find("trains no power-function EMA profile"), std::string::npos) << posthoc;
+  EXPECT_EQ(plan_error("[stages.ct.ema]\nphema = { name = \"p10\", kind = \"power\", sigma_rel = 0.1 }\n"
+                       "[stages.ct.evaluation]\nposthoc_sigma_rel = [0.05]\nema = [\"p10\"]\n"),
+            "no error");
+}
+
+TEST(SuiteParse, PublishedRowsBindToAStageOrToNone) {
+  const auto row = [](const std::string& keys) {
+    return "\n[[reference]]\nlabel = \"X\"\nnfe = 1\nvalue = 1.0\nsource = \"Paper, Table 1\"\n" + keys;
+  };
+  const auto suite = parse_suite(suite_text(kStages, row("stage = \"ct\"\n") + row("method = \"ct\"\n") + row("")),
+                                 "s.toml");
+  ASSERT_EQ(suite.record.references.size(), 3u);
+  EXPECT_EQ(suite.record.references[0].method, "ct");  // from its stage
+  EXPECT_EQ(suite.record.references[0].stage, "ct");
+  EXPECT_EQ(suite.record.references[1].stage, "");
+  EXPECT_EQ(suite.record.references[2].method, "");  // a method this suite does not train
+  EXPECT_NE(error_of(suite_text(kStages, row("stage = \"nope\"\n"))).find("unknown stage 'nope'"), std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, row("stage = \"ct\"\nmethod = \"ect\"\n"))).find("stage 'ct' trains ct"),
+            std::string::npos);
+}
+
+TEST(SuiteParse, DryRunDescribesEachStage) {
+  const auto suite = parse_suite(suite_text(kProtocolStages, R"(
+[[reference]]
+stage = "ct"
+label = "CT-LPIPS"
+nfe = 1
+value = 8.70
+source = "Song et al. 2023, Consistency Models, Table 1"
+)"), "s.toml");
+  const auto text = describe_plan(suite, plan_suite_training(suite), "runs/x");
+  const auto block = text.substr(text.find("stage ct (ct)"));
+  const auto ct = block.substr(0, block.find("\nstage ", 1));
+  EXPECT_NE(ct.find("precond    train cm (eps_b 0.002), eval cm (eps_b 0.002)"), std::string::npos) << ct;
+  EXPECT_NE(ct.find("network    cifar10-ddpmpp-tiny\n"), std::string::npos) << ct;
+  EXPECT_NE(ct.find("data       gaussian, flips on"), std::string::npos) << ct;
+  EXPECT_NE(ct.find("budget     2 steps x batch 8 = 16 images"), std::string::npos) << ct;
+  EXPECT_NE(ct.find("sampler    NFE 2: cm levels [80, 1.3824]; x0 not clamped"), std::string::npos) << ct;
+  EXPECT_NE(ct.find("metric     swd"), std::string::npos) << ct;
+  EXPECT_NE(ct.find("vs 16 images of cifar10:test"), std::string::npos) << ct;
+  EXPECT_NE(ct.find("published  CT-LPIPS NFE 1: fid 8.7 (Song et al. 2023, Consistency Models, Table 1)"),
+            std::string::npos) << ct;
+  const auto teacher = text.substr(text.find("stage teacher (edm)"));
+  EXPECT_NE(teacher.find("S_churn 40"), std::string::npos) << teacher;
+  EXPECT_NE(text.find("stage ect (ect), after teacher"), std::string::npos) << text;
 }

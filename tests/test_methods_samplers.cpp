@@ -1,13 +1,18 @@
 // Samplers against closed forms: EDM Heun with the exact denoiser of a Gaussian mixture reproduces
 // its mean and covariance; CM and ECT multistep with the exact consistency function of isotropic
 // Gaussian data give the predicted variances; per-image generators make any seed subset reproduce;
-// classifier-free guidance combines the conditional and unconditional passes as D_u + w (D_c - D_u).
+// classifier-free guidance combines the conditional and unconditional passes as D_u + w (D_c - D_u);
+// EDM's stochastic sampler against NVlabs/edm's edm_sampler (tests/data/samplers/README.md); the
+// consistency samplers' x0 clamp.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "core/npy.h"
+#include "core/npy_torch.h"
 #include "core/torch_compat.h"
 #include "methods/samplers.h"
+#include "test_util.h"
 #include "nets/analytic.h"
 #include "nets/factory.h"
 
@@ -127,6 +132,94 @@ TEST(Samplers, ClassifierFreeGuidanceCombinesConditionalAndUnconditional) {
   EXPECT_TRUE(torch::allclose(make_denoise_fn(*net, labels, 0.0)(x, sigma), unconditional, 0, 1e-12));
   const auto guided = make_denoise_fn(*net, labels, 2.5)(x, sigma);
   EXPECT_TRUE(torch::allclose(guided, unconditional + 2.5 * (conditional - unconditional), 0, 1e-12));
+}
+
+
+// The exact denoiser of tests/data/samplers/README.md: 0.5 N(-0.5, 0.01) + 0.5 N(0.5, 0.01) per element.
+torch::Tensor mixture_denoise(const torch::Tensor& x, const torch::Tensor& sigma) {
+  const auto total = 0.01 + sigma.square().view({-1, 1, 1, 1});
+  const auto log_a = -(x + 0.5).square() / (2 * total), log_b = -(x - 0.5).square() / (2 * total);
+  const auto top = torch::maximum(log_a, log_b);
+  const auto w_a = (log_a - top).exp(), w_b = (log_b - top).exp();
+  const auto post_a = -0.5 + 0.01 * (x + 0.5) / total, post_b = 0.5 + 0.01 * (x - 0.5) / total;
+  return (w_a * post_a + w_b * post_b) / (w_a + w_b);
+}
+
+struct EdmCase {
+  const char* name;
+  HeunOptions options;
+};
+
+TEST(Samplers, HeunWithChurnReproducesEdmSampler) {
+  const auto arrays = read_npz(test::source_path("tests/data/samplers/edm_heun_churn.npz"));
+  const std::vector<EdmCase> cases{
+      {"deterministic", HeunOptions().steps(10)},
+      {"churn_imagenet", HeunOptions().steps(18).s_churn(40).s_min(0.05).s_max(50).s_noise(1.003)},
+      {"churn_window", HeunOptions().steps(12).s_churn(80).s_min(0.5).s_max(10).s_noise(1.0)},
+  };
+  for (const auto& c : cases) {
+    const std::string name = c.name;
+    const auto seeds = to_tensor(arrays.at(name + "_seeds"));
+    auto g = generators(seeds[0].item<int64_t>(), seeds.size(0));
+    const auto z = per_image_normal(g, {2, 3, 3}, torch::kCPU);
+    ASSERT_TRUE(torch::equal(z, to_tensor(arrays.at(name + "_latents")))) << name << ": the generators differ";
+    const auto result = heun_sample(mixture_denoise, z, g, c.options);
+    const auto want = to_tensor(arrays.at(name + "_images"));
+    EXPECT_LT((result.images - want).abs().max().item<double>(), 1e-12) << name;
+  }
+}
+
+// S_churn 0 is the deterministic solver bit for bit (the draws are made and discarded, as EDM does);
+// churn outside [S_min, S_max] changes nothing either.
+TEST(Samplers, ChurnAddsNoiseOnlyInsideItsWindow) {
+  auto g0 = generators(0, 6), g1 = generators(0, 6), g2 = generators(0, 6), g3 = generators(0, 6);
+  const auto z = per_image_normal(g0, {2, 3, 3}, torch::kCPU);
+  for (auto* g : {&g1, &g2, &g3}) per_image_normal(*g, {2, 3, 3}, torch::kCPU);
+  const auto plain = heun_sample(mixture_denoise, z, g0, HeunOptions().steps(8)).images;
+  const auto zero_churn = heun_sample(mixture_denoise, z, g1, HeunOptions().steps(8).s_noise(1.5).s_min(1)).images;
+  EXPECT_TRUE(torch::equal(plain, zero_churn));
+  // The grid of 8 points spans 80 to 0.002: a window above 80 or between two grid points is empty.
+  const auto outside = heun_sample(mixture_denoise, z, g2, HeunOptions().steps(8).s_churn(40).s_min(81)).images;
+  EXPECT_TRUE(torch::equal(plain, outside));
+  const auto inside = heun_sample(mixture_denoise, z, g3, HeunOptions().steps(8).s_churn(40).s_min(1)).images;
+  EXPECT_GT((inside - plain).abs().max().item<double>(), 1e-3);
+}
+
+TEST(Samplers, ChurnIsDeterministicPerSeed) {
+  const auto options = HeunOptions().steps(6).s_churn(30);
+  auto a = generators(5, 3), b = generators(5, 3), part = generators(6, 2);
+  const auto za = per_image_normal(a, {2, 3, 3}, torch::kCPU), zb = per_image_normal(b, {2, 3, 3}, torch::kCPU);
+  const auto zp = per_image_normal(part, {2, 3, 3}, torch::kCPU);
+  const auto x = heun_sample(mixture_denoise, za, a, options).images;
+  EXPECT_TRUE(torch::equal(x, heun_sample(mixture_denoise, zb, b, options).images));
+  EXPECT_TRUE(torch::equal(x.slice(0, 1), heun_sample(mixture_denoise, zp, part, options).images));
+}
+
+// clip_denoised: every x0 estimate clamped to [-1, 1]; a denoiser that stays inside is unchanged.
+TEST(Samplers, ClampChangesOnlyEstimatesOutsideTheRange) {
+  const auto x = torch::tensor({-3.0, -1.0, -0.25, 0.0, 0.9, 1.0, 2.5}, torch::kFloat64).view({7, 1, 1, 1});
+  const auto sigma = torch::ones({7}, torch::kFloat64);
+  const DenoiseFn identity = [](const torch::Tensor& v, const torch::Tensor&) { return v; };
+  const auto clamped = clamp_denoised(identity)(x, sigma);
+  EXPECT_TRUE(torch::equal(clamped.flatten(), torch::tensor({-1.0, -1.0, -0.25, 0.0, 0.9, 1.0, 1.0}, torch::kFloat64)));
+
+  // The mixture's estimates stay inside [-1, 1]: multistep samples agree bit for bit with the clamp.
+  auto g0 = generators(0, 4), g1 = generators(0, 4);
+  const auto z = per_image_normal(g0, {2, 3, 3}, torch::kCPU);
+  per_image_normal(g1, {2, 3, 3}, torch::kCPU);
+  const auto plain = ect_sample(mixture_denoise, z, g0, {80.0, 0.821}).images;
+  EXPECT_TRUE(torch::equal(plain, ect_sample(clamp_denoised(mixture_denoise), z, g1, {80.0, 0.821}).images));
+
+  // Scaled by 3 they leave it: the clamped run differs, and its output stays inside.
+  const DenoiseFn wide = [](const torch::Tensor& v, const torch::Tensor& s) { return 3.0 * mixture_denoise(v, s); };
+  auto g2 = generators(0, 4), g3 = generators(0, 4);
+  per_image_normal(g2, {2, 3, 3}, torch::kCPU);
+  per_image_normal(g3, {2, 3, 3}, torch::kCPU);
+  const auto loose = cm_sample(wide, z, g2, {80.0, 0.821}, 0.002).images;
+  const auto tight = cm_sample(clamp_denoised(wide), z, g3, {80.0, 0.821}, 0.002).images;
+  ASSERT_GT(loose.abs().max().item<double>(), 1.0);
+  EXPECT_LE(tight.abs().max().item<double>(), 1.0);
+  EXPECT_FALSE(torch::equal(loose, tight));
 }
 
 }  // namespace

@@ -238,59 +238,19 @@ TEST(Vgg16Detector, TwoRanksShareTheBatches) {
 
 // ---- scripts/convert-edm-detector ----
 
-struct ShellResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-ShellResult run_shell(const std::string& command) {
-  ShellResult result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
-
-std::string quoted(const std::string& s) {
-  std::string out = "'";
-  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::vector<std::string> python_candidates() {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("CMBENCH_PYTHON"); env && *env) candidates.push_back(env);
-  candidates.push_back("python3");
-  candidates.push_back("/usr/bin/python3");  // Debian's, where python3-torch installs, behind a pyenv python3
-  return candidates;
-}
-
-// The first python3 that imports torch; empty when none does.
 const std::string& python_with_torch() {
-  static const std::string found = [] {
-    for (const auto& python : python_candidates()) {
-      if (run_shell(quoted(python) + " -c 'import torch'").exit_code == 0) return python;
-    }
-    return std::string();
-  }();
+  static const std::string found = test::python_importing("torch");
   return found;
 }
 
 const std::string& any_python() {
-  static const std::string found = [] {
-    for (const auto& python : python_candidates()) {
-      if (run_shell(quoted(python) + " -c pass").exit_code == 0) return python;
-    }
-    return std::string();
-  }();
+  static const std::string found = test::python_importing("");
   return found;
 }
 
 std::string convert_command(const std::string& python, const std::string& args) {
-  return quoted(python) + " " + quoted(test::source_path("scripts/convert-edm-detector")) + " " + args;
+  const auto script = test::source_path("scripts/convert-edm-detector");
+  return test::shell_quoted(python) + " " + test::shell_quoted(script) + " " + args;
 }
 
 // Our own fake of EDM's detector pickle: a scripted module with the Inception detector's calling
@@ -336,11 +296,11 @@ TEST(EdmDetectorConverter, PickledTorchScriptBecomesALoadableDetector) {
   const auto maker = dir.file("make_fake_pickles.py");
   test::write_text(maker, kMakeFakePickles);
   const auto pickle = dir.file("inception-2015-12-05.pkl"), linear = dir.file("linear.pkl");
-  const auto made = run_shell(quoted(python) + " " + quoted(maker) + " " + quoted(pickle) + " " + quoted(linear));
+  const auto made = test::run_shell(test::shell_quoted(python) + " " + test::shell_quoted(maker) + " " + test::shell_quoted(pickle) + " " + test::shell_quoted(linear));
   ASSERT_EQ(made.exit_code, 0) << made.output;
 
   const auto pt = dir.file("inception-2015-12-05.pt");
-  const auto converted = run_shell(convert_command(python, quoted(pickle) + " " + quoted(pt)));
+  const auto converted = test::run_shell(convert_command(python, test::shell_quoted(pickle) + " " + test::shell_quoted(pt)));
   ASSERT_EQ(converted.exit_code, 0) << converted.output;
   EXPECT_TRUE(contains(converted.output, "2048 features")) << converted.output;
   EXPECT_FALSE(std::filesystem::exists(pt + ".tmp"));
@@ -355,14 +315,14 @@ TEST(EdmDetectorConverter, PickledTorchScriptBecomesALoadableDetector) {
   EXPECT_TRUE(torch::allclose(out.logits_unbiased, torch::matmul(want, weight.t()), 1e-5, 1e-3));
 
   // Refused, one line each: a pickle of no TorchScript module, a .pt that needs no conversion, no file.
-  const auto refused = run_shell(convert_command(python, quoted(linear) + " " + quoted(dir.file("linear.pt"))));
+  const auto refused = test::run_shell(convert_command(python, test::shell_quoted(linear) + " " + test::shell_quoted(dir.file("linear.pt"))));
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_TRUE(contains(refused.output, "torch.nn.modules.linear.Linear, not a TorchScript module")) << refused.output;
   EXPECT_FALSE(std::filesystem::exists(dir.file("linear.pt")));
-  const auto zip = run_shell(convert_command(python, quoted(pt) + " " + quoted(dir.file("again.pt"))));
+  const auto zip = test::run_shell(convert_command(python, test::shell_quoted(pt) + " " + test::shell_quoted(dir.file("again.pt"))));
   EXPECT_EQ(zip.exit_code, 2) << zip.output;
   EXPECT_TRUE(contains(zip.output, "needs no conversion")) << zip.output;
-  const auto absent = run_shell(convert_command(python, quoted(dir.file("absent.pkl")) + " " + quoted(pt)));
+  const auto absent = test::run_shell(convert_command(python, test::shell_quoted(dir.file("absent.pkl")) + " " + test::shell_quoted(pt)));
   EXPECT_EQ(absent.exit_code, 2) << absent.output;
   EXPECT_TRUE(contains(absent.output, "absent.pkl: no such file")) << absent.output;
 }
@@ -375,14 +335,14 @@ TEST(EdmDetectorConverter, SaysWhatToInstallWithoutTorch) {
   test::TempDir dir;
   std::filesystem::create_directories(dir.file("shadow/torch"));
   test::write_text(dir.file("shadow/torch/__init__.py"), "raise ImportError('hidden by the test')\n");
-  const std::string env = "PYTHONPATH=" + quoted(dir.file("shadow")) + " ";
-  const auto help = run_shell(env + convert_command(python, "--help"));
+  const std::string env = "PYTHONPATH=" + test::shell_quoted(dir.file("shadow")) + " ";
+  const auto help = test::run_shell(env + convert_command(python, "--help"));
   EXPECT_EQ(help.exit_code, 0) << help.output;
   EXPECT_TRUE(contains(help.output, "usage: convert-edm-detector")) << help.output;
   EXPECT_TRUE(contains(help.output, "inception-2015-12-05.pkl")) << help.output;
   test::write_text(dir.file("in.pkl"), "a pickle would be read after torch is imported\n");
   const auto convert =
-      run_shell(env + convert_command(python, quoted(dir.file("in.pkl")) + " " + quoted(dir.file("out.pt"))));
+      test::run_shell(env + convert_command(python, test::shell_quoted(dir.file("in.pkl")) + " " + test::shell_quoted(dir.file("out.pt"))));
   EXPECT_EQ(convert.exit_code, 2) << convert.output;
   EXPECT_TRUE(contains(convert.output, "needs PyTorch")) << convert.output;
   EXPECT_TRUE(contains(convert.output, "python3-torch")) << convert.output;

@@ -64,9 +64,9 @@ inline results::SuiteRecord sample_suite(const std::string& name) {
   suite.name = name;
   suite.dataset = "cifar10";
   suite.metrics = {{"fid", "lower", 0.05, 0.0, "min"}, {"swd", "lower", 0.1, 0.001, "mean"}};
-  suite.references = {{"ect", "ECT (bs 128, 200k it)", 1, "fid", 3.86, 50000, "Geng et al. 2024, ECT, Table 1"},
-                      {"ect", "ECT (bs 128, 200k it)", 2, "fid", 2.15, 50000, "Geng et al. 2024, ECT, Table 1"},
-                      {"edm", "EDM", 35, "fid", 1.97, 50000, "Karras et al. 2022, EDM, Table 2"}};
+  suite.references = {{"ect", "ECT (bs 128, 200k it)", 1, "fid", 3.86, 50000, "Geng et al. 2024, ECT, Table 1", ""},
+                      {"ect", "ECT (bs 128, 200k it)", 2, "fid", 2.15, 50000, "Geng et al. 2024, ECT, Table 1", ""},
+                      {"edm", "EDM", 35, "fid", 1.97, 50000, "Karras et al. 2022, EDM, Table 2", ""}};
   return suite;
 }
 

@@ -170,11 +170,11 @@ TEST(ResultStore, EveryColumnAndAttributeIsDescribed) {
   const auto run = file.openGroup("runs/000001");
   expect_described_attributes(run, "run");
   expect_described_columns(run, "training_curve", 5);
-  expect_described_columns(run, "evaluation", 11);
+  expect_described_columns(run, "evaluation", 12);
   const auto suite = file.openGroup("suites/smoke");
   expect_described_attributes(suite, "suite");
   expect_described_columns(suite, "metrics", 5);
-  expect_described_columns(suite, "references", 7);
+  expect_described_columns(suite, "references", 8);
 }
 
 TEST(ResultStore, RefusesNewerSchema) {
@@ -296,4 +296,22 @@ TEST(ResultStore, ConcurrentWritersLoseNothing) {
     }
     EXPECT_EQ(next, per_writer);
   }
+}
+
+// Issue 15's columns: the EMA profile of an evaluation row and the stage a published row is bound to.
+TEST(ResultStore, RoundTripsProfilesAndBoundReferences) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  auto run = test::sample_run("smoke", "ect", "ect", 0, 1);
+  run.evaluations[1].ema = "posthoc-0.050";
+  append_run(path, run);
+  auto suite = test::sample_suite("smoke");
+  suite.references[0].stage = "ect";
+  put_suite(path, suite);
+  const auto store = read_store(path);
+  ASSERT_EQ(store.runs.size(), 1u);
+  EXPECT_EQ(store.runs[0].evaluations[0].ema, "");
+  EXPECT_EQ(store.runs[0].evaluations[1].ema, "posthoc-0.050");
+  EXPECT_EQ(store.suites.at(0).references[0].stage, "ect");
+  EXPECT_EQ(store.suites.at(0).references[1].stage, "");
 }

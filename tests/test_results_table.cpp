@@ -264,7 +264,7 @@ TEST(ResultTable, SuiteOverrideSelectsItsRunsAndReferences) {
   auto input = sample_input();
   input.stores[0].runs.push_back(test::sample_run("other", "ect", "ect"));
   auto suite = test::sample_suite("smoke");
-  suite.references = {{"edm", "EDM (a label)", 2, "fid", 2.0, 50000, "somewhere"}};
+  suite.references = {{"edm", "EDM (a label)", 2, "fid", 2.0, 50000, "somewhere", ""}};
   input.suite = &suite;
   const auto md = render_table(input, TableFormat::markdown);
   EXPECT_EQ(md.find("other"), std::string::npos);
@@ -282,4 +282,37 @@ TEST(ResultTable, SeveralSuitesGetASuiteColumn) {
   EXPECT_EQ(csv.rfind("suite,stage,method,nfe,", 0), 0u);
   // No suite record for "other": seed sets combine with the default mean, (100 + 102) / 2.
   EXPECT_NE(csv.find("\nother,ect,ect,1,101,"), std::string::npos) << csv;
+}
+
+// Issue 15: every EMA profile evaluated gets its own row, named after the profile; the default
+// weights keep the stage's name (so stores and baselines written before compare as they did), and a
+// published row bound to a stage wins over its method's unbound rows.
+TEST(ResultTable, EveryEmaProfileGetsItsRowAndBoundRowsWin) {
+  StoreContents store;
+  auto run = test::sample_run("smoke", "ect", "ect", 0, 1);
+  for (auto row : std::vector<EvaluationRow>(run.evaluations)) {
+    row.ema = "0.999";
+    row.value += 10;
+    run.evaluations.push_back(row);
+  }
+  store.runs.push_back(run);
+  auto suite = test::sample_suite("smoke");
+  suite.references.push_back({"ect", "ECT (bs 128, 400k it)", 1, "fid", 3.60, 50000, "Geng et al. 2024", "ect"});
+  store.suites.push_back(suite);
+  TableInput input;
+  input.stores.push_back(store);
+  input.store_names.push_back("results.h5");
+
+  const auto results = stage_results(input.stores);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].label(), "ect");
+  EXPECT_EQ(results[1].label(), "ect [ema 0.999]");
+  EXPECT_DOUBLE_EQ(results[0].metrics.at({1, "fid"}).value, 100.0);
+  EXPECT_DOUBLE_EQ(results[1].metrics.at({1, "fid"}).value, 110.0);
+
+  const auto csv = render_table(input, TableFormat::csv);
+  EXPECT_NE(csv.find("\nect,ect,1,100,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nect [ema 0.999],ect,1,110,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("3.6,\"ECT (bs 128, 400k it)\""), std::string::npos) << csv;  // bound to the stage at NFE 1
+  EXPECT_NE(csv.find("2.15,\"ECT (bs 128, 200k it)\""), std::string::npos) << csv;  // the method's row at NFE 2
 }

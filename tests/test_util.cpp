@@ -157,4 +157,32 @@ CliResult run_cli(const std::vector<std::string>& args, const std::vector<std::s
   return result;
 }
 
+ShellResult run_shell(const std::string& command) {
+  ShellResult result;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+std::string shell_quoted(const std::string& text) {
+  std::string out = "'";
+  for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string python_importing(const std::string& modules) {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("CMBENCH_PYTHON"); env && *env) candidates.push_back(env);
+  candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
+  const std::string probe = modules.empty() ? "pass" : "import " + modules;
+  for (const auto& python : candidates) {
+    if (run_shell(shell_quoted(python) + " -c " + shell_quoted(probe)).exit_code == 0) return python;
+  }
+  return "";
+}
+
 }  // namespace cmbench::test

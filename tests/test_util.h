@@ -66,6 +66,18 @@ std::string tiny_swd_evaluation(int num_samples, const std::string& reference, i
 // [stages.teacher] (EDM, evaluated at NFE 3) and [stages.ect] (ECT from the teacher), CIFAR-10 presets.
 std::string teacher_then_ect_stages(int teacher_steps, int ect_steps);
 
+// A shell command's exit code and its stdout and stderr together (scripts under test).
+struct ShellResult {
+  int exit_code = -1;
+  std::string output;
+};
+ShellResult run_shell(const std::string& command);
+std::string shell_quoted(const std::string& text);  // '...' for sh
+// The first python3 that can `import MODULES` ("torch, numpy"; "" for any python): $CMBENCH_PYTHON,
+// python3, then Debian's /usr/bin/python3 (where python3-torch and python3-pil install) behind a
+// pyenv one; "" when none can. Tests that need it skip, saying why.
+std::string python_importing(const std::string& modules);
+
 std::string read_text(const std::string& path);
 void write_text(const std::string& path, const std::string& text);
 
