@@ -255,3 +255,57 @@ images = ")" + reference + R"("
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(nlohmann::json::parse(r.out).at("swd").get<double>(), row.value);
 }
+
+// Issue 15: every EMA profile a stage trains is evaluated and stored under its name, the default
+// weights under ""; EDM2's post-hoc reconstruction from the power profiles is evaluated as
+// posthoc-S, its samples equal `cmbench sample` from the file the run wrote; the table names them.
+TEST(SuiteRun, EveryProfileAndThePosthocReconstructionAreScored) {
+  test::TempDir dir;
+  const auto reference = test::write_reference_images(dir);
+  const auto suite = dir.file("profiles.toml");
+  test::write_text(suite, ten_sample_suite("profiles", 5, R"(
+[stages.ect.ema]
+ema = { kind = "halflife", halflife_images = 500000 }
+p05 = { name = "p05", kind = "power", sigma_rel = 0.05 }
+p10 = { name = "p10", kind = "power", sigma_rel = 0.10 }
+
+[stages.ect.evaluation]
+posthoc_sigma_rel = [0.07]
+
+[evaluation.reference]
+images = ")" + reference + R"("
+
+[metrics.swd]
+)"));
+  const std::vector<std::string> env = {"CMBENCH_THREADS=1"};
+  const auto out = dir.file("out");
+  auto r = test::run_cli({"run", suite, "--out", out}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto store = results::read_store(out + "/results.h5");
+  ASSERT_EQ(store.runs.size(), 1u);
+  std::map<std::string, double> by_profile;
+  for (const auto& row : store.runs[0].evaluations) by_profile[row.ema] = row.value;
+  ASSERT_EQ(by_profile.size(), 4u) << "default, p05, p10, posthoc-0.070";
+  for (const char* profile : {"", "p05", "p10", "posthoc-0.070"}) EXPECT_TRUE(by_profile.count(profile)) << profile;
+
+  // Each profile's kept samples are what `cmbench sample` makes from those weights.
+  const auto stage = out + "/stages/ect";
+  ASSERT_TRUE(fs::exists(stage + "/posthoc-ema.h5"));
+  const std::vector<std::vector<std::string>> profiles = {{"p10", stage + "/ckpt-00000002.h5"},
+                                                          {"posthoc-0.070", stage + "/posthoc-ema.h5"}};
+  for (const auto& profile : profiles) {
+    const auto again = dir.file("again-" + profile[0] + ".npz");
+    r = test::run_cli({"sample", "--ckpt", profile[1], "--ema", profile[0], "--num", "10", "--out", again, "--steps",
+                       "1"},
+                      env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto kept = read_npz(stage + "/samples-ema-" + profile[0] + "-nfe1-seeds0-9.npz").at("images");
+    EXPECT_EQ(read_npz(again).at("images").bytes, kept.bytes) << profile[0];
+  }
+
+  r = test::run_cli({"table", out + "/results.h5", "--format", "csv"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\nect [ema p10],ect,1,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nect [ema posthoc-0.070],ect,1,"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nect,ect,1,"), std::string::npos) << r.out;
+}
