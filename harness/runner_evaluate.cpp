@@ -136,6 +136,8 @@ std::string default_group(const std::vector<EmaPlan>& emas) {
   return std::any_of(emas.begin(), emas.end(), [](const EmaPlan& e) { return e.name == "ema"; }) ? "ema" : "model";
 }
 
+}  // namespace
+
 std::vector<std::string> evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas) {
   if (!stage.evaluation.ema.empty()) return stage.evaluation.ema;
   std::vector<std::string> out;
@@ -143,8 +145,6 @@ std::vector<std::string> evaluated_profiles(const SuiteStage& stage, const std::
   if (out.empty()) out.push_back("model");
   return out;
 }
-
-}  // namespace
 
 void check_evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas) {
   std::string known = "model";

@@ -70,6 +70,9 @@ struct EvaluatedWeights {
 // InputError naming the stage when a named profile does not exist (check_evaluated_profiles).
 std::vector<EvaluatedWeights> stage_weights(const SuiteStage& stage, const std::vector<EmaPlan>& emas,
                                             const std::string& ckpt, const RunFolder& folder, ProcessGroup* group);
+// The EMA profiles (weights groups as `cmbench sample --ema` names them) a stage evaluates: its
+// evaluation.ema, else every profile it trains (`emas`), else its trained weights ("model").
+std::vector<std::string> evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas);
 // InputError naming the stage's line when its evaluation names a profile it does not train, or asks
 // for post-hoc reconstructions without a power-function profile.
 void check_evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas);

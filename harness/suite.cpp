@@ -114,17 +114,22 @@ std::vector<SuiteStage> order_stages(std::vector<SuiteStage> stages) {
   return out;
 }
 
+// A key of a table keyed by NFE ([evaluation.sigmas], sampler_by_nfe) as a count >= `minimum`.
+int64_t nfe_key(const Reader& table, const std::string& key, int64_t minimum) {
+  try {
+    size_t used = 0;
+    const int64_t nfe = std::stoll(key, &used);
+    if (used == key.size() && nfe >= minimum) return nfe;
+  } catch (const std::exception&) {
+  }
+  const std::string bound = minimum > 1 ? fmt::format(" >= {}", minimum) : "";
+  throw InputError(fmt::format("{}: [{}] keys are NFE counts{}, not '{}'", table.at(key), table.name(), bound, key));
+}
+
 NfeLevels parse_sigmas(const Reader& sigmas) {
   NfeLevels out;
   for (const auto& k : sigmas.keys()) {
-    int64_t nfe = 0;
-    try {
-      size_t used = 0;
-      nfe = std::stoll(k, &used);
-      if (used != k.size() || nfe < 2) throw std::invalid_argument(k);
-    } catch (const std::exception&) {
-      throw InputError(fmt::format("{}: [{}] keys are NFE counts >= 2, not '{}'", sigmas.at(k), sigmas.name(), k));
-    }
+    const int64_t nfe = nfe_key(sigmas, k, 2);
     auto levels = sigmas.reals(k);
     if (static_cast<int64_t>(levels.size()) != nfe - 1) {
       throw InputError(fmt::format("{}: NFE {} needs {} intermediate sigma(s), found {}", sigmas.at(k), nfe, nfe - 1,
@@ -200,15 +205,7 @@ SamplerTables sampler_tables(const Reader& r) {
   if (r.has("sampler_by_nfe")) {
     const auto by = r.table("sampler_by_nfe");
     for (const auto& k : by.keys()) {
-      int64_t nfe = 0;
-      try {
-        size_t used = 0;
-        nfe = std::stoll(k, &used);
-        if (used != k.size() || nfe < 1) throw std::invalid_argument(k);
-      } catch (const std::exception&) {
-        throw InputError(fmt::format("{}: [{}] keys are NFE counts, not '{}'", by.at(k), by.name(), k));
-      }
-      out.by_nfe[nfe] = by.table(k).config();
+      out.by_nfe[nfe_key(by, k, 1)] = by.table(k).config();
     }
   }
   return out;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/runner_evaluate.h"
 #include "methods/sampler.h"
 #include "nets/factory.h"
 #include "metrics/image_set_features.h"
@@ -173,8 +174,8 @@ std::string describe_plan(const Suite& suite, const std::vector<TrainPlan>& plan
     const auto& s = suite.stages[i];
     const int64_t images = s.steps * s.batch;
     const auto& se = s.evaluation;
-    const int64_t profiles = static_cast<int64_t>((se.ema.empty() ? std::max<size_t>(plans[i].emas.size(), 1) : se.ema.size()) +
-                                                  se.posthoc_sigma_rel.size());
+    const int64_t profiles =
+        static_cast<int64_t>(evaluated_profiles(s, plans[i].emas).size() + se.posthoc_sigma_rel.size());
     const int64_t samples = e.num_samples * static_cast<int64_t>(e.seed_sets.size()) *
                             static_cast<int64_t>(se.nfe.size()) * profiles;
     int64_t evals = 0;
