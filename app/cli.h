@@ -31,5 +31,9 @@ void add_metric_commands(CLI::App& app);  // fid, is, swd, frechet, features, st
 void add_selftest_commands(CLI::App& app);
 void add_suite_commands(CLI::App& app);   // run, table, compare
 void add_ema_commands(CLI::App& app);     // ema reconstruct
+void add_truth_commands(CLI::App& app);          // truth fit, truth info (ground-truth mixtures)
+void add_truth_metric_commands(CLI::App& app);   // consistency-error, gt-fd, gt-loglik
+void add_report_commands(CLI::App& app);         // report, findings
+void add_target_commands(CLI::App& app);         // target-stats
 
 }  // namespace cmbench::cli

@@ -72,6 +72,10 @@ int run_command_line(int argc, char** argv) {
   add_selftest_commands(app);
   add_suite_commands(app);
   add_ema_commands(app);
+  add_truth_commands(app);
+  add_truth_metric_commands(app);
+  add_report_commands(app);
+  add_target_commands(app);
 
   pending_action() = nullptr;  // a previous in-process call's command must not run again
   try {

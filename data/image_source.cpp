@@ -9,6 +9,7 @@
 #include "data/basic_image_source.h"
 #include "data/cifar10.h"
 #include "data/data_root.h"
+#include "data/gmm_source.h"
 #include "data/imagenet_sources.h"
 
 namespace cmbench {
@@ -88,6 +89,7 @@ torch::Tensor ImageSource::read_indices(const std::vector<int64_t>& indices) con
 
 std::unique_ptr<ImageSource> open_image_source(const std::string& spec) {
   if (is_imagenet_source_name(spec)) return open_imagenet_source(spec);
+  if (const auto gmm = parse_gmm_spec(spec)) return open_gmm_source(*gmm, spec);
   if (spec.rfind("cifar10:", 0) == 0) {
     const std::string root = data_root();
     return open_cifar10_binary(root, spec.substr(8), spec);
@@ -108,7 +110,7 @@ std::unique_ptr<ImageSource> open_image_source(const std::string& spec) {
   if (ext == ".npy") return open_npy_images(spec);
   if (ext == ".npz") return open_npz_images(spec);
   throw InputError(fmt::format("{}: unknown image source kind (expected a PNG folder, .zip, .npz, .npy, a CIFAR-10 "
-                               "root, cifar10:train|test or imagenet64[-edm|-downsampled]:train|val)",
+                               "root, cifar10:train|test, imagenet64[-edm|-downsampled]:train|val or gmm:FILE.npz[:...])",
                                spec));
 }
 

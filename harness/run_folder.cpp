@@ -43,6 +43,8 @@ std::string RunFolder::samples(int64_t nfe, const std::string& seed_set, const s
 
 std::string RunFolder::posthoc_ema() const { return (fs::path(path_) / "posthoc-ema.h5").string(); }
 
+RunFolder RunFolder::curve(int64_t step) const { return RunFolder((fs::path(path_) / fmt::format("curve-{:08d}", step)).string()); }
+
 std::string RunFolder::grid(int64_t nfe) const { return (fs::path(path_) / fmt::format("grid-nfe{}.png", nfe)).string(); }
 
 std::string training_log_line(const results::TrainingPoint& p) {

@@ -5,6 +5,7 @@
 //   samples-ema-P-nfeN-seedsA-B.npz  the same for EMA profile (or post-hoc reconstruction) P
 //   posthoc-ema.h5                a suite's EDM2 post-hoc EMA reconstructions (harness/posthoc_ema.h)
 //   grid-nfeN.png                 a suite's 8x8 sample grid per NFE
+//   curve-SSSSSSSS/               a suite's evaluation at curve step S (its samples; evaluation.curve_every)
 // Every name is made here, so the trainer, the suite runner and their tests agree on the layout.
 #pragma once
 
@@ -28,6 +29,9 @@ class RunFolder {
   std::string samples(int64_t nfe, const std::string& seed_set, const std::string& profile = "") const;
   std::string grid(int64_t nfe) const;
   std::string posthoc_ema() const;
+  // The folder of the evaluation at training step `step` of a metric curve (samples of their own, so
+  // that the final evaluation's are not overwritten).
+  RunFolder curve(int64_t step) const;
 
  private:
   std::string path_;

@@ -68,6 +68,41 @@ void start_from_earlier_stages(TrainPlan& plan, const Suite& suite, const SuiteS
   if (!stage.teacher.empty()) plan.set_teacher(checkpoint_of(stage.teacher));
 }
 
+// The steps of a stage's metric curve: every multiple of evaluation.curve_every below its steps (the
+// final evaluation adds the last point).
+std::vector<int64_t> curve_steps(const SuiteStage& stage) {
+  std::vector<int64_t> steps;
+  const int64_t every = stage.evaluation.curve_every;
+  for (int64_t step = every; every > 0 && step < stage.steps; step += every) steps.push_back(step);
+  return steps;
+}
+
+// One point of a stage's metric curve: trains to `step` unless its checkpoint exists (a resumed run
+// re-evaluates kept checkpoints; evaluation is deterministic), then evaluates that checkpoint's
+// profiles into a folder of its own, without grids or post-hoc reconstructions.
+StageEvaluation evaluate_curve_point(const SuiteStage& stage, const std::vector<EmaPlan>& emas, int64_t step,
+                                     TrainRequest& train_request, SuiteReferences& references, const std::string& device) {
+  ProcessGroup& group = *train_request.group;
+  const RunFolder run_folder(train_request.out);
+  const auto ckpt = run_folder.checkpoint(step);
+  if (!fs::exists(ckpt)) {
+    train_request.stop_after = step;
+    train_request.resume = !run_folder.latest_checkpoint().empty();
+    spdlog::info("{}: training {} to step {} of {} (metric curve{})", stage.name, stage.method, step, stage.steps,
+                 train_request.resume ? ", resuming" : "");
+    train(train_request);
+  }
+  SuiteStage point = stage;
+  point.evaluation.grid = false;
+  point.evaluation.posthoc_sigma_rel.clear();
+  const auto folder = run_folder.curve(step);
+  if (group.is_root()) fs::create_directories(folder.path());
+  group.barrier();
+  spdlog::info("{}: evaluating step {} (metric curve)", stage.name, step);
+  return evaluate_stage(point, references, stage_weights(point, emas, ckpt, folder, &group), step, folder, device,
+                        train_request.group);
+}
+
 }  // namespace
 
 std::vector<TrainPlan> plan_suite_training(const Suite& suite, const std::string& device) {
@@ -159,15 +194,22 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     start_from_earlier_stages(train_request.plan, suite, stage, request.out);
     const Config config = train_request.plan.config;
     train_request.out = folder;
-    train_request.resume = !run_folder.latest_checkpoint().empty();
     train_request.group = group_handle;
+    auto& references = references_for(stage);
+    std::vector<results::EvaluationRow> rows;
+    for (const int64_t step : curve_steps(stage)) {
+      auto point = evaluate_curve_point(stage, emas, step, train_request, references, request.device);
+      rows.insert(rows.end(), point.rows.begin(), point.rows.end());
+    }
+    train_request.stop_after = 0;
+    train_request.resume = !run_folder.latest_checkpoint().empty();
     spdlog::info("{}: training {} ({} steps at batch {}{})", stage.name, stage.method, stage.steps, stage.batch,
                  train_request.resume ? ", resuming" : "");
-    const auto trained = train(std::move(train_request));
+    const auto trained = train(train_request);
     const auto& ckpt = trained.checkpoint;
     const auto weights = stage_weights(stage, emas, ckpt, run_folder, &group);
-    auto evaluation =
-        evaluate_stage(stage, references_for(stage), weights, stage.steps, run_folder, request.device, group_handle);
+    auto evaluation = evaluate_stage(stage, references, weights, stage.steps, run_folder, request.device, group_handle);
+    rows.insert(rows.end(), evaluation.rows.begin(), evaluation.rows.end());
     if (!group.is_root()) {
       group.barrier();  // rank 0 writes the stage's run
       continue;
@@ -191,7 +233,7 @@ std::string run_suite(const Suite& suite, const SuiteRunRequest& request) {
     run.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     run.images_seen = trained.images_seen;
     run.curve = trained.curve;
-    run.evaluations = std::move(evaluation.rows);
+    run.evaluations = std::move(rows);
     run.grids = std::move(evaluation.grids);
     results::append_run(store, run);
     spdlog::info("{}: done (final loss {:.6g})", stage.name, trained.final_loss);

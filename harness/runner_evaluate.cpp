@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -11,10 +12,15 @@
 
 #include "core/error.h"
 #include "data/image_source.h"
+#include "core/rng.h"
+#include "harness/network_answers.h"
 #include "harness/posthoc_ema.h"
 #include "harness/sample.h"
+#include "harness/target_statistics.h"
+#include "methods/registry.h"
 #include "methods/sampler.h"
 #include "metrics/features.h"
+#include "metrics/ground_truth_features.h"
 #include "metrics/image_set_features.h"
 #include "metrics/protocol.h"
 #include "metrics/registry.h"
@@ -42,7 +48,7 @@ std::vector<std::unique_ptr<Metric>> suite_metrics(const Suite& suite) {
 // Where a metric's reference features came from, as the store's `reference` column.
 std::string reference_label(const Metric& metric, const ImageSetFeatures& reference) {
   std::set<std::string> sources;
-  for (const auto feature : metric.features()) sources.insert(reference.sources.at(feature));
+  for (const auto feature : reference_features(metric)) sources.insert(reference.sources.at(feature));
   std::string out;
   for (const auto& s : sources) out += (out.empty() ? "" : ", ") + s;
   return out;
@@ -51,7 +57,10 @@ std::string reference_label(const Metric& metric, const ImageSetFeatures& refere
 }  // namespace
 
 SuiteReferences::SuiteReferences(const Suite& suite, const SuiteEvaluation& evaluation, std::string detector_device)
-    : evaluation_(evaluation), detector_device_(std::move(detector_device)), metrics_(suite_metrics(suite)) {}
+    : evaluation_(evaluation),
+      suite_seed_(static_cast<uint64_t>(suite.seed)),
+      detector_device_(std::move(detector_device)),
+      metrics_(suite_metrics(suite)) {}
 
 void SuiteReferences::load_detector() {
   if (detector_loaded_) return;
@@ -71,6 +80,7 @@ MetricSettings SuiteReferences::settings() const {
   MetricSettings settings;
   settings.allow_protocol_mismatch = evaluation_.allow_protocol_mismatch;
   settings.is_shuffle_seed = evaluation_.is_shuffle_seed;
+  settings.truth_probes = evaluation_.truth_probes;
   return settings;
 }
 
@@ -82,9 +92,12 @@ void SuiteReferences::load(ProcessGroup* group) {
   load_detector();
   const auto& e = evaluation_;
   std::set<Feature> full, subset;
+  bool probes_needed = false;
   for (const auto& m : metrics_) {
-    if (m->image_sets() == 2) (m->equal_set_sizes() ? subset : full).merge(m->features());
+    if (m->image_sets() == 2) (m->equal_set_sizes() ? subset : full).merge(reference_features(*m));
+    probes_needed = probes_needed || is_network_metric(*m);
   }
+  const bool ground_truth_needed = full.erase(Feature::ground_truth) != 0;
   if (!e.reference_statistics.empty()) {
     // The statistics the file holds come from it (FID's always; sFID's and FD_DINOv2's when present).
     std::set<Feature> from_file;
@@ -106,6 +119,7 @@ void SuiteReferences::load(ProcessGroup* group) {
   };
   if (!full.empty()) full_.merge(from_images(full, 0));
   if (!subset.empty()) subset_ = from_images(subset, e.num_samples);
+  if (ground_truth_needed) full_.merge(ground_truth_features(e.reference_images, probes_needed ? e.truth_probes : 0));
 }
 
 const FeatureNetworks& SuiteReferences::networks() {
@@ -134,6 +148,82 @@ namespace {
 // The weights `cmbench sample` takes without --ema (core/checkpoint.h default_weights_group).
 std::string default_group(const std::vector<EmaPlan>& emas) {
   return std::any_of(emas.begin(), emas.end(), [](const EmaPlan& e) { return e.name == "ema"; }) ? "ema" : "model";
+}
+
+// The stage's training method from its method table, as the stage's train plan reads it.
+std::unique_ptr<Method> stage_method(const SuiteStage& stage) {
+  Config table = stage.options;
+  table.put("name", stage.method);
+  return make_method(table);
+}
+
+// What the network metrics of one stage read besides the ground truth: f_theta of each evaluated
+// weights at the probes, and the stage method's target draws at the evaluated step, which depend on
+// the method, the step and the ground truth but not on the weights (drawn once per stage evaluation).
+class NetworkAnswers {
+ public:
+  NetworkAnswers(const SuiteStage& stage, const std::vector<const Metric*>& metrics, const ImageSetFeatures& truth,
+                 int64_t step, uint64_t suite_seed, std::string device)
+      : stage_(stage), truth_(truth), step_(step), suite_seed_(suite_seed), device_(std::move(device)) {
+    for (const auto* m : metrics) wanted_.merge(generated_features(*m));
+  }
+
+  ImageSetFeatures of(const EvaluatedWeights& w) {
+    const auto& probes = reference_probes(&truth_);
+    ImageSetFeatures out;
+    out.name = fmt::format("{} ({})", w.ckpt, w.ema.empty() ? "default weights" : w.ema);
+    out.count = probes.t.size(0);
+    if (wanted_.count(Feature::consistency_outputs)) {
+      out.truth.consistency_outputs = consistency_outputs(w.ckpt, w.ema, probes, stage_.evaluation.batch, device_);
+      out.sources[Feature::consistency_outputs] = out.name;
+    }
+    if (wanted_.count(Feature::target_estimates)) {
+      if (!targets_) targets_ = draw_targets(probes);
+      out.truth.target_r = targets_->target_r;
+      out.truth.target_x_r = targets_->target_x_r;
+      out.sources[Feature::target_estimates] = "stage " + stage_.name;
+    }
+    return out;
+  }
+
+ private:
+  TruthAnswers draw_targets(const TruthProbes& probes) const {
+    const auto method = stage_method(stage_);
+    StepContext ctx;
+    ctx.step = step_;
+    ctx.total_steps = stage_.steps;
+    ctx.global_batch = stage_.batch;
+    ctx.generator = make_generator(suite_seed_, "target-estimates");
+    return ground_truth_target_estimates(*method, *truth_.mixture, probes, stage_.batch,
+                                         stage_.evaluation.target_draws, ctx);
+  }
+
+  const SuiteStage& stage_;
+  const ImageSetFeatures& truth_;
+  int64_t step_;
+  uint64_t suite_seed_;
+  std::string device_;
+  std::set<Feature> wanted_;
+  std::optional<TruthAnswers> targets_;
+};
+
+// The rows of the network metrics for weights `w`: one per value a metric yields (none for a
+// metric that does not apply, e.g. target statistics of a method without target points).
+void add_network_rows(const std::vector<const Metric*>& metrics, SuiteReferences& references, NetworkAnswers& answers,
+                      const EvaluatedWeights& w, int64_t step, std::vector<results::EvaluationRow>& rows) {
+  std::optional<ImageSetFeatures> generated;
+  for (const auto* metric : metrics) {
+    const auto& reference = references.reference_for(*metric);
+    if (!generated) generated = answers.of(w);
+    const auto values = evaluate_metric(*metric, *generated, &reference, references.settings());
+    const int64_t nfe = metric->features().count(Feature::consistency_outputs) ? 1 : 0;
+    for (const auto& output : metric->outputs()) {
+      const auto value = values.values.find(output.name);
+      if (value == values.values.end()) continue;
+      rows.push_back({step, nfe, output.name, value->second, generated->count, "probes",
+                      reference.sources.at(Feature::ground_truth), "", "", reference.mixture->fingerprint(), "", w.label});
+    }
+  }
 }
 
 }  // namespace
@@ -187,9 +277,17 @@ StageEvaluation evaluate_stage(const SuiteStage& stage, SuiteReferences& referen
                                const std::vector<EvaluatedWeights>& weights, int64_t step, const RunFolder& folder,
                                const std::string& device, const std::shared_ptr<ProcessGroup>& group) {
   const auto& e = stage.evaluation;
-  std::vector<const Metric*> metrics;
-  for (const auto& m : references.metrics()) metrics.push_back(m.get());
-  const auto generated_features = features_of(metrics);
+  std::vector<const Metric*> metrics, network_metrics;
+  std::set<Feature> image_features;
+  for (const auto& m : references.metrics()) {
+    if (is_network_metric(*m)) {
+      network_metrics.push_back(m.get());
+    } else {
+      metrics.push_back(m.get());
+      image_features.merge(generated_features(*m));
+    }
+  }
+  std::optional<NetworkAnswers> answers;
   StageEvaluation out;
   const auto sampler = make_sampler(stage.sampler);
   for (size_t profile = 0; profile < weights.size(); ++profile) {
@@ -216,7 +314,7 @@ StageEvaluation evaluate_stage(const SuiteStage& stage, SuiteReferences& referen
         spdlog::info("{}{}: sampling {} images at NFE {} (seeds {})", stage.name, described, request.num, nfe, seeds);
         sample(request);
         const auto generated = open_image_source(request.out);
-        const auto features = image_set_features(*generated, select_indices(*generated, 0, 0), generated_features,
+        const auto features = image_set_features(*generated, select_indices(*generated, 0, 0), image_features,
                                                  references.networks(), e.batch, group.get());
         references.prepare(group.get());
         if (group && !group->is_root()) continue;  // rank 0 computes the values and grids
@@ -236,7 +334,9 @@ StageEvaluation evaluate_stage(const SuiteStage& stage, SuiteReferences& referen
                          stage.name, metric->outputs().front().name, mismatch);
           }
           for (const auto& output : metric->outputs()) {
-            out.rows.push_back({step, nfe, output.name, values.values.at(output.name), request.num, seeds, reference_used,
+            const auto value = values.values.find(output.name);
+            if (value == values.values.end()) continue;  // the metric does not apply here
+            out.rows.push_back({step, nfe, output.name, value->second, request.num, seeds, reference_used,
                                 detector_used, text("detector_sha256"), text("reference_sha256"), mismatch, w.label});
           }
         }
@@ -249,6 +349,15 @@ StageEvaluation evaluate_stage(const SuiteStage& stage, SuiteReferences& referen
         }
       }
     }
+    if (network_metrics.empty()) continue;
+    references.prepare(group.get());  // every rank loads the references at the same point
+    if (group && !group->is_root()) continue;
+    if (!answers) {
+      answers.emplace(stage, network_metrics, references.reference_for(*network_metrics.front()), step,
+                      references.suite_seed(), device);
+    }
+    spdlog::info("{}{}: network metrics at the ground truth's probes", stage.name, described);
+    add_network_rows(network_metrics, references, *answers, w, step, out.rows);
   }
   return out;
 }

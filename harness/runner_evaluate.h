@@ -1,6 +1,8 @@
 // Evaluation of one finished stage for the suite runner: samples every NFE x seed set with the
 // stage's sampling rule, computes the suite's metrics (the registry's, as `cmbench fid|is|swd`
-// compute them), and tiles an 8x8 grid per NFE.
+// compute them), and tiles an 8x8 grid per NFE. Network metrics (metrics/ground_truth_features.h:
+// the consistency error and the target statistics of a gmm: ground truth) read no images: they are
+// evaluated once per weights profile, at the ground truth's probe set.
 #pragma once
 
 #include <memory>
@@ -30,7 +32,9 @@ struct StageEvaluation {
 // each only when a metric needs it), and the reference features, both
 // the full reference (FID statistics) and its EDM subset of num_samples images (SWD compares sets
 // of equal size). The detector runs on `detector_device` ("auto": CUDA when available; a rank's
-// "cuda:N" in a multi-process run).
+// "cuda:N" in a multi-process run). A metric reading the ground truth (a gmm: [evaluation.reference]
+// images) gets the mixture, and its probe set (evaluation.truth_probes per bucket) when a network
+// metric needs one, without reading any reference image.
 class SuiteReferences {
  public:
   SuiteReferences(const Suite& suite, const SuiteEvaluation& evaluation, std::string detector_device = "auto");
@@ -39,6 +43,7 @@ class SuiteReferences {
   const ImageSetFeatures& reference_for(const Metric& metric);  // the metric's reference set
   std::string detector_description(const Metric& metric);       // its networks' describe(), "" without one
   MetricSettings settings() const;                              // the suite's metric settings
+  uint64_t suite_seed() const { return suite_seed_; }           // [suite] seed (the target draws' generator)
   // Loads the reference features now, their Inception batches shared out over `group`'s ranks
   // (extract_features); every rank calls it at the same point. Later calls do nothing.
   void prepare(ProcessGroup* group);
@@ -48,6 +53,7 @@ class SuiteReferences {
   void load_detector();
   bool detector_loaded_ = false;
   const SuiteEvaluation& evaluation_;
+  uint64_t suite_seed_ = 0;
   std::string detector_device_;
   std::vector<std::unique_ptr<Metric>> metrics_;
   bool loaded_ = false;
@@ -78,7 +84,11 @@ std::vector<std::string> evaluated_profiles(const SuiteStage& stage, const std::
 void check_evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas);
 
 // The profiles of `weights` are evaluated in turn at every NFE and seed set, the stage's own sampler
-// knobs applied; grids come from the first.
+// knobs applied; grids come from the first. The network metrics of each profile follow its image
+// rows: seed set "probes", num_samples the probe count, NFE 1 for f_theta's consistency error (one
+// network evaluation), 0 for the target statistics (no network evaluation; rows only for a method
+// with target points, drawn at `step` with a generator from the suite seed), reference the gmm: spec
+// and reference_sha256 the mixture's fingerprint.
 // `ckpt` is the stage's final checkpoint at training step `step`; samples and grids go to `folder`.
 // Sampling runs on `device` (the run's --device), its batches shared by the ranks of `group`;
 // the Inception batches too (extract_features), the reference features' included; the metric values

@@ -8,6 +8,7 @@
 #include "core/checkpoint.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "core/image_values.h"
 #include "core/npy.h"
 #include "core/npy_torch.h"
 #include "core/progress.h"
@@ -140,7 +141,7 @@ nlohmann::json sample(const SampleRequest& r) {
     const auto result = sampler->run(plan, denoise, latents, generators, *net);
     nfe = result.nfe;
     const auto x = result.images.to(torch::kCPU);
-    const auto images = quantize_images(x).permute({0, 2, 3, 1}).contiguous();
+    const auto images = quantize_images(x);
     if (to_npz) {
       all_images.push_back(images);
       if (r.raw) all_raw.push_back(x.to(torch::kFloat32));

@@ -1,8 +1,10 @@
 #include "harness/suite.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -182,6 +184,7 @@ void parse_shared_evaluation_keys(const Reader& r, SuiteEvaluation& e) {
       }
     }
   }
+  if (r.has("curve_every")) e.curve_every = r.positive("curve_every");
   if (r.has("reference")) parse_reference(r.table("reference"), e);
 }
 
@@ -233,21 +236,22 @@ void resolve_knobs(const std::vector<SamplerTables>& levels, SuiteEvaluation& e)
 
 void apply_stage_evaluation(const Reader& r, const SamplerTables& suite_sampler, SuiteEvaluation& e) {
   const std::vector<std::string> suite_wide = {"num_samples", "seed_sets", "batch", "grid", "allow_protocol_mismatch",
-                                               "is_shuffle_seed"};
+                                               "is_shuffle_seed", "truth_probes", "target_draws"};
   for (const auto& key : suite_wide) {
     if (r.has(key)) {
       throw InputError(fmt::format("{}: '{}' is suite-wide: set it in [evaluation] (every stage is measured alike)",
                                    r.at(key), key));
     }
   }
-  r.only({"nfe", "sigmas", "sampler", "sampler_by_nfe", "ema", "posthoc_sigma_rel", "reference"});
+  r.only({"nfe", "sigmas", "sampler", "sampler_by_nfe", "ema", "posthoc_sigma_rel", "reference", "curve_every"});
   parse_shared_evaluation_keys(r, e);
   resolve_knobs({suite_sampler, sampler_tables(r)}, e);
 }
 
 SuiteEvaluation parse_evaluation(const Reader& r) {
   r.only({"nfe", "sigmas", "num_samples", "seed_sets", "batch", "grid", "reference", "allow_protocol_mismatch",
-          "is_shuffle_seed", "sampler", "sampler_by_nfe", "ema", "posthoc_sigma_rel"});
+          "is_shuffle_seed", "sampler", "sampler_by_nfe", "ema", "posthoc_sigma_rel", "curve_every", "truth_probes",
+          "target_draws"});
   SuiteEvaluation e;
   e.nfe = r.integers("nfe");
   parse_shared_evaluation_keys(r, e);
@@ -264,6 +268,8 @@ SuiteEvaluation parse_evaluation(const Reader& r) {
   if (e.seed_sets.empty()) throw InputError(fmt::format("{}: seed_sets is empty", r.at("seed_sets")));
   e.batch = r.has("batch") ? r.positive("batch") : e.batch;
   e.grid = r.boolean_or("grid", true);
+  if (r.has("truth_probes")) e.truth_probes = r.positive("truth_probes");
+  if (r.has("target_draws")) e.target_draws = r.positive("target_draws");
   e.allow_protocol_mismatch = r.boolean_or("allow_protocol_mismatch", false);
   if (r.has("is_shuffle_seed")) {
     const auto seed = r.integer("is_shuffle_seed");
@@ -465,6 +471,116 @@ std::vector<results::ReferenceRow> parse_references(const Config& file, const st
   return out;
 }
 
+// What each finding kind reads (results/records.h, FindingSpec): stage counts and NFE counts.
+struct FindingShape {
+  size_t min_stages, max_stages, nfe_count;
+  bool reads_others;
+};
+
+const std::map<std::string, FindingShape>& finding_shapes() {
+  static const std::map<std::string, FindingShape> shapes = {
+      {"below", {2, 2, 1, false}},
+      {"decreasing", {2, SIZE_MAX, 1, false}},
+      {"reaches_first", {1, SIZE_MAX, 1, true}},
+      {"nfe_improves", {1, SIZE_MAX, 2, false}},
+      {"curve_not_worse", {2, 2, 1, false}},
+  };
+  return shapes;
+}
+
+std::string finding_kinds() {
+  std::vector<std::string> names;
+  for (const auto& [name, shape] : finding_shapes()) names.push_back(name);
+  return join(names);
+}
+
+// Stage names of a finding's list: each known, none twice.
+std::vector<std::string> finding_stages(const Reader& r, const std::string& key, const std::vector<SuiteStage>& stages,
+                                        std::set<std::string>& seen) {
+  std::vector<std::string> out = r.texts(key);
+  for (const auto& name : out) {
+    const bool known =
+        std::any_of(stages.begin(), stages.end(), [&](const SuiteStage& s) { return s.name == name; });
+    if (!known) throw InputError(fmt::format("{}: unknown stage '{}' in '{}'", r.at(key), name, key));
+    if (!seen.insert(name).second) throw InputError(fmt::format("{}: stage '{}' is named twice", r.at(key), name));
+  }
+  return out;
+}
+
+std::vector<results::FindingSpec> parse_findings(const Config& file, const std::vector<SuiteStage>& stages,
+                                                 const std::vector<results::MetricPolicy>& metrics) {
+  std::vector<results::FindingSpec> out;
+  std::set<std::string> ids;
+  const size_t count = file.count("finding");
+  for (size_t i = 0; i < count; ++i) {
+    const Reader r(file.sub("finding." + std::to_string(i)), "[finding]");
+    r.only({"id", "claim", "kind", "stages", "others", "metrics", "nfe", "threshold", "rtol", "ema", "why"});
+    results::FindingSpec f;
+    f.id = r.text("id");
+    if (f.id.empty() || !ids.insert(f.id).second) {
+      throw InputError(fmt::format("{}: finding id '{}' must be non-empty and unique", r.at("id"), f.id));
+    }
+    f.claim = r.text("claim");
+    f.kind = r.text("kind");
+    const auto shape = finding_shapes().find(f.kind);
+    if (shape == finding_shapes().end()) {
+      throw InputError(fmt::format("{}: unknown finding kind '{}' (known: {})", r.at("kind"), f.kind, finding_kinds()));
+    }
+    const auto& [min_stages, max_stages, nfe_count, reads_others] = shape->second;
+    std::set<std::string> seen;
+    f.stages = finding_stages(r, "stages", stages, seen);
+    if (f.stages.size() < min_stages || f.stages.size() > max_stages) {
+      const auto wanted = min_stages == max_stages ? fmt::format("exactly {}", min_stages)
+                                                   : fmt::format("at least {}", min_stages);
+      throw InputError(fmt::format("{}: a '{}' finding compares {} stages, found {}", r.at("stages"), f.kind, wanted,
+                                   f.stages.size()));
+    }
+    for (const char* key : {"others", "threshold"}) {
+      if (r.has(key) != reads_others) {
+        throw InputError(fmt::format("{}: '{}' {} a '{}' finding", reads_others ? r.here() : r.at(key), key,
+                                     reads_others ? "is needed by" : "is for reaches_first, not", f.kind));
+      }
+    }
+    if (reads_others) {
+      f.others = finding_stages(r, "others", stages, seen);
+      if (f.others.empty()) throw InputError(fmt::format("{}: 'others' is empty", r.at("others")));
+      f.threshold = r.real("threshold");
+    }
+    f.metrics = r.texts("metrics");
+    if (f.metrics.empty()) throw InputError(fmt::format("{}: 'metrics' is empty", r.at("metrics")));
+    if (reads_others && f.metrics.size() != 1) {
+      throw InputError(fmt::format("{}: a reaches_first finding reads one metric", r.at("metrics")));
+    }
+    for (const auto& metric : f.metrics) {
+      const bool known =
+          std::any_of(metrics.begin(), metrics.end(), [&](const results::MetricPolicy& p) { return p.metric == metric; });
+      if (!known) {
+        std::vector<std::string> names;
+        for (const auto& p : metrics) names.push_back(p.metric);
+        throw InputError(fmt::format("{}: metric '{}' is not one the suite measures (its [metrics]: {})", r.at("metrics"),
+                                     metric, join(names)));
+      }
+    }
+    f.nfe = r.integers("nfe");
+    if (f.nfe.size() != nfe_count) {
+      throw InputError(fmt::format("{}: a '{}' finding reads {} NFE value(s), found {}", r.at("nfe"), f.kind, nfe_count,
+                                   f.nfe.size()));
+    }
+    for (const int64_t n : f.nfe) {
+      if (n < 0) throw InputError(fmt::format("{}: NFE {} must be >= 0", r.at("nfe"), n));
+    }
+    if (nfe_count == 2 && f.nfe[0] == f.nfe[1]) {
+      throw InputError(fmt::format("{}: nfe_improves compares two different NFEs", r.at("nfe")));
+    }
+    f.rtol = r.real_or("rtol", 0.0);
+    if (!(f.rtol >= 0)) throw InputError(fmt::format("{}: rtol must be >= 0", r.at("rtol")));
+    f.ema = r.text_or("ema", "");
+    f.why = r.text_or("why", "");
+    out.push_back(f);
+  }
+  return out;
+}
+
 }  // namespace
 
 
@@ -482,7 +598,8 @@ std::string Suite::dataset() const { return base.has("data.source") ? base.get<s
 Suite parse_suite(const std::string& text, const std::string& source) {
   const auto file = Config::from_string(text, source);
   const Reader r(file, "");
-  r.only({"suite", "data", "net", "precond", "ema", "train", "stages", "evaluation", "metrics", "reference"});
+  r.only({"suite", "data", "net", "precond", "ema", "train", "stages", "evaluation", "metrics", "reference",
+          "finding"});
   Suite suite;
   suite.path = source;
   const auto head = r.table("suite");
@@ -529,6 +646,7 @@ Suite parse_suite(const std::string& text, const std::string& source) {
     }
   }
   if (r.has("reference")) suite.record.references = parse_references(file, suite.stages);
+  if (r.has("finding")) suite.record.findings = parse_findings(file, suite.stages, suite.record.metrics);
   return suite;
 }
 

@@ -22,6 +22,9 @@
 //                        [evaluation.sampler_by_nfe.N] knobs for NFE N only, over [evaluation.sampler]
 //                        (EDM's ImageNet-64: deterministic at NFE 79, S_churn 40 at NFE 511);
 //                        ema = ["ema", ...]: the EMA profiles evaluated (default: every profile);
+//                        curve_every = STEPS: evaluate also at every multiple of STEPS (metric curves
+//                        against training images; the grids come from the end); truth_probes (64 per
+//                        bucket) and target_draws (32 per probe) size the ground-truth metrics;
 //                        posthoc_sigma_rel = [0.05, ...]: EDM2 post-hoc EMA reconstructions from
 //                        the stage's power-function profiles, evaluated as profile "posthoc-S";
 //                        [evaluation.reference] images (SWD, and FID statistics computed from this
@@ -64,6 +67,9 @@ struct SuiteEvaluation {
   std::map<int64_t, SamplerKnobs> sampler_by_nfe;  // [evaluation.sampler_by_nfe.N]: knobs at NFE N over `sampler`
   std::vector<std::string> ema;          // EMA profiles to evaluate (checkpoint names); empty: every profile
   std::vector<double> posthoc_sigma_rel; // EDM2 post-hoc reconstructions to evaluate
+  int64_t curve_every = 0;               // also evaluate every this many steps (the metric curves); 0: the end only
+  int64_t truth_probes = 64;             // ground-truth metrics: probes per noise-level bucket (core/gaussian_mixture.h)
+  int64_t target_draws = 32;             // target statistics: target draws per probe
   // The key that tells two evaluations' references apart (same key: the same reference features).
   std::string reference_key() const;
   const SamplerKnobs& knobs_at(int64_t nfe) const;  // sampler_by_nfe's entry, else `sampler`

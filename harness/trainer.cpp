@@ -152,7 +152,7 @@ void check_batch_splits(const TrainPlan& plan, int64_t world_size) {
                      std::to_string(world_size) + " ranks; choose a multiple of the world size");
 }
 
-TrainSummary train(TrainRequest request) {
+TrainSummary train(const TrainRequest& request) {
   const TrainPlan& plan = request.plan;
   const auto& method = plan.method;
   const auto group_handle = request.group ? request.group : single_process();
@@ -163,6 +163,10 @@ TrainSummary train(TrainRequest request) {
   const uint64_t seed = plan.seed;
   const auto device = resolve_device(plan.device);
   const int64_t total_steps = plan.steps;
+  if (request.stop_after < 0 || request.stop_after > total_steps)
+    throw InputError("train: stop_after " + std::to_string(request.stop_after) + " is outside 0.." +
+                     std::to_string(total_steps));
+  const int64_t end_step = request.stop_after > 0 ? request.stop_after : total_steps;
   const int64_t batch_size = plan.batch;  // the global batch, split evenly over the ranks
   check_batch_splits(plan, world);
   method->prepare();
@@ -226,6 +230,9 @@ TrainSummary train(TrainRequest request) {
     for (auto& ema : emas) load_named_tensors(ckpt.group(ema_group(ema.name())), ema.tensors(), true, path + ":/" + ema_group(ema.name()));
     optimizer->load_state(ckpt.group("optimizer"));
     start_step = ckpt.attributes.at("step").get<int64_t>();
+    if (start_step > end_step)
+      throw InputError(path + ": resumes at step " + std::to_string(start_step) + ", past the requested stop at step " +
+                       std::to_string(end_step));
   } else if (!folder.latest_checkpoint().empty()) {
     throw InputError(out + ": already holds checkpoints; pass --resume to continue or choose another --out");
   }
@@ -279,7 +286,7 @@ TrainSummary train(TrainRequest request) {
   const auto started = std::chrono::steady_clock::now();
   auto window_start = started;
   int64_t window_images = 0;
-  for (int64_t step = start_step; step < total_steps; ++step) {
+  for (int64_t step = start_step; step < end_step; ++step) {
     auto [images, labels, batch_labels] = data.next(step);
     TrainingBatch batch{images, one_hot_labels(labels, label_dim), {}, {}, {}, {}};
     // The whole global batch's labels (the draws are made for it; SCT's reference set may be it).
@@ -349,15 +356,15 @@ TrainSummary train(TrainRequest request) {
     std::snprintf(status, sizeof(status), "loss %.4g", loss_value);
     bar.set_status(status);
     bar.set_done(done);
-    if ((checkpoint_every > 0 && done % checkpoint_every == 0) || done == total_steps)
+    if ((checkpoint_every > 0 && done % checkpoint_every == 0) || done == end_step)
       summary.checkpoint = root ? save(done) : folder.checkpoint(done);
   }
   bar.finish();
   group.barrier();  // the last checkpoint exists for every rank (a suite's next stage reads it)
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  summary.steps = total_steps;
-  summary.images_seen = total_steps * batch_size;
-  summary.images_per_second = seconds > 0 ? (total_steps - start_step) * batch_size / seconds : 0.0;
+  summary.steps = end_step;
+  summary.images_seen = end_step * batch_size;
+  summary.images_per_second = seconds > 0 ? (end_step - start_step) * batch_size / seconds : 0.0;
   if (summary.checkpoint.empty()) summary.checkpoint = folder.latest_checkpoint();
   return summary;
 }

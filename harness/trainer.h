@@ -32,6 +32,10 @@ struct TrainRequest {
   TrainPlan plan;      // read_train_plan(config)
   std::string out;     // checkpoint folder (default: train.out of the config, else "runs/train")
   bool resume = false; // continue from the newest checkpoint in `out`
+  // Train only up to this step (0: to the plan's steps) and write its checkpoint there. The schedules
+  // (learning rate, CT's N(k), EMA, target rate) still read the plan's steps, so a later call with
+  // `resume` continues exactly as one call would have (metric curves: harness/runner.h).
+  int64_t stop_after = 0;
   bool progress = true;
   // Data-parallel ranks (null: one process). Every rank calls train() with the same plan; rank 0
   // alone writes checkpoints and the training log.
@@ -49,7 +53,7 @@ struct TrainSummary {
   nlohmann::json to_json() const;
 };
 
-TrainSummary train(TrainRequest request);
+TrainSummary train(const TrainRequest& request);
 
 // InputError unless the plan's global batch splits evenly over `world_size` ranks. Every rank calls
 // it before the ranks meet, so all of them stop on the same line without a collective to race.

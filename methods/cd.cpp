@@ -16,6 +16,11 @@ class CdMethod : public CtMethod {
 
   std::string name() const override { return "cd"; }
   bool needs_teacher() const override { return true; }
+  // The target is the teacher's deterministic ODE step, not a one-sample estimate: nothing to measure here.
+  std::optional<TargetPoints> target_points(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
+                                            const torch::Tensor&, const StepContext&) const override {
+    return std::nullopt;
+  }
 
  protected:
   torch::Tensor lower_point(const TrainingBatch& /*batch*/, const torch::Tensor& x_t, const torch::Tensor& /*eps*/,

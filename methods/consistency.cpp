@@ -101,6 +101,19 @@ torch::Tensor per_image(const torch::Tensor& v, const torch::Tensor& like) {
   return v.reshape(shape);
 }
 
+torch::Tensor one_sample_point(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                               const torch::Tensor& r) {
+  const auto ratio = per_image(r / t, x0).to(x0.dtype());
+  return ratio * x_t + (1.0 - ratio) * x0;
+}
+
+torch::Tensor grid_level_below(const torch::Tensor& grid, const torch::Tensor& t) {
+  const auto levels = grid.to(t.options()).unsqueeze(0);  // (1, G)
+  const auto below = levels < t.unsqueeze(1);
+  const auto best = torch::where(below, levels, torch::full_like(levels, -1.0)).amax(1);
+  return torch::where(best > 0, best, t);
+}
+
 torch::Tensor draw_lognormal(int64_t n, double p_mean, double p_std, torch::Generator generator,
                              const torch::TensorOptions& options) {
   const auto z = torch::randn({n}, generator, options.dtype(torch::kFloat64).device(torch::kCPU));

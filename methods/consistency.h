@@ -69,6 +69,14 @@ class CmDistance {
   mutable torch::Device lpips_device_ = torch::kCPU;
 };
 
+// The one-sample estimate of the PF-ODE point at level r for x_t = x0 + t eps (CT, iCT, ECT):
+// x0 + r eps = (r / t) x_t + (1 - r / t) x0.
+torch::Tensor one_sample_point(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                               const torch::Tensor& r);
+// For levels t (N,), the largest level of `grid` (any order) below each t, or t itself when none is
+// (the level a discrete-grid method's target pass takes for a student at t: target statistics).
+torch::Tensor grid_level_below(const torch::Tensor& grid, const torch::Tensor& t);
+
 // (N,) -> (N, 1, 1, 1) for broadcasting against images.
 torch::Tensor per_image(const torch::Tensor& v, const torch::Tensor& like);
 

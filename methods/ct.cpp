@@ -33,6 +33,13 @@ double CtMethod::target_rate(int64_t step, int64_t total_steps) const {
   return grid_points_ > 0 ? mu0_ : cm_target_rate(step, total_steps, s0_, s1_, mu0_);
 }
 
+std::optional<Method::TargetPoints> CtMethod::target_points(const torch::Tensor& x0, const torch::Tensor& x_t,
+                                                           const torch::Tensor& t, const torch::Tensor& /*references*/,
+                                                           const StepContext& ctx) const {
+  const auto r = grid_level_below(grid(ctx.step, ctx.total_steps), t);
+  return TargetPoints{r, one_sample_point(x0, x_t, t, r)};
+}
+
 TensorMap CtMethod::draw(const TrainingBatch& batch, const StepContext& ctx) const {
   const auto& x0 = batch.images;
   const int64_t points = grid(ctx.step, ctx.total_steps).size(0);

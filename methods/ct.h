@@ -26,6 +26,10 @@ class CtMethod : public Method {
   std::string default_sampler() const override { return "cm"; }
   void prepare() const override { distance_.load(); }
 
+  // Target statistics: r is the grid level below t (CT trains at grid levels only); x_r the one-sample point.
+  std::optional<TargetPoints> target_points(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                                            const torch::Tensor& references, const StepContext& ctx) const override;
+
   // The descending grid in use at `step`.
   torch::Tensor grid(int64_t step, int64_t total_steps) const;
 

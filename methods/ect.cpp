@@ -54,6 +54,18 @@ EctMethod::TargetPoint EctMethod::target_point(const TrainingBatch& batch, const
   return {batch.images + per_image(r, eps) * eps, batch.images};
 }
 
+std::optional<Method::TargetPoints> EctMethod::target_points(const torch::Tensor& x0, const torch::Tensor& x_t,
+                                                            const torch::Tensor& t, const torch::Tensor& references,
+                                                            const StepContext& ctx) const {
+  const auto r = ect_r(t, stage(ctx), q_, k_, b_);
+  return TargetPoints{r, analysed_point(x0, x_t, t, r, references)};
+}
+
+torch::Tensor EctMethod::analysed_point(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                                        const torch::Tensor& r, const torch::Tensor& /*references*/) const {
+  return one_sample_point(x0, x_t, t, r);
+}
+
 LossResult EctMethod::loss(const TrainingBatch& batch, const TensorMap& draws, const StepContext& ctx,
                            const Networks& nets) const {
   const auto& x0 = batch.images;

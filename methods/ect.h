@@ -19,8 +19,16 @@ class EctMethod : public Method {
   LossResult loss(const TrainingBatch& batch, const TensorMap& draws, const StepContext& ctx,
                   const Networks& nets) const override;
   std::string default_sampler() const override { return "ect"; }
+  // Target statistics: r from the staged mapping at ctx's stage, x_r from analysed_point.
+  std::optional<TargetPoints> target_points(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                                            const torch::Tensor& references, const StepContext& ctx) const override;
 
  protected:
+  // target_point's x_r for rows with their own x0 and a shared set of further references. ECT: the
+  // one-sample point (references unused).
+  virtual torch::Tensor analysed_point(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                                       const torch::Tensor& r, const torch::Tensor& references) const;
+
   EctMethod(const Config& table, OptionReader& reader);  // for subclasses that read more options
 
   // The point and level of the target pass for x_t = x0 + t eps. ECT: x_r = x0 + r eps. Rows with

@@ -42,6 +42,13 @@ class IctMethod : public Method {
     return d;
   }
 
+  // Target statistics: the student at t trains towards the grid level below it, as CT.
+  std::optional<TargetPoints> target_points(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                                            const torch::Tensor& /*references*/, const StepContext& ctx) const override {
+    const auto r = grid_level_below(ascending_grid(ctx), t);
+    return TargetPoints{r, one_sample_point(x0, x_t, t, r)};
+  }
+
   LossResult loss(const TrainingBatch& batch, const TensorMap& draws, const StepContext& ctx,
                   const Networks& nets) const override {
     const auto& x0 = batch.images;

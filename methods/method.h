@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,24 @@ class Method {
     if (steps == 2) return {sigma_max, resolved_.value("preset", std::string("cifar10")) == "imagenet64" ? 1.526 : 0.821};
     return {};
   }
+
+  // Analysis of the training target (target statistics, harness/target_statistics.h). For rows
+  // x_t = x0 + t eps (x0, x_t: (N, C, H, W); t: (N,)) at training step ctx.step, the level r of the
+  // target pass and the target point x_r the method would train towards, where `references`
+  // (M, C, H, W), possibly empty, are the other clean images of the row's batch and pool (SCT's
+  // reference set for row i is {x0_i} + references). nullopt for methods whose target is no
+  // stochastic point estimate (edm has no target; cd's is the teacher's ODE step).
+  struct TargetPoints {
+    torch::Tensor r, x_r;
+  };
+  virtual std::optional<TargetPoints> target_points(const torch::Tensor& /*x0*/, const torch::Tensor& /*x_t*/,
+                                                    const torch::Tensor& /*t*/, const torch::Tensor& /*references*/,
+                                                    const StepContext& /*ctx*/) const {
+    return std::nullopt;
+  }
+  // How many references target_points reads for a global batch of `batch` images: SCT's reference set
+  // less the row's own image; 0 for the others.
+  virtual int64_t target_reference_count(int64_t /*batch*/) const { return 0; }
 
   // Every option with its resolved value (stored in checkpoints and result stores).
   const nlohmann::json& resolved() const { return resolved_; }

@@ -32,10 +32,6 @@ torch::Tensor per_image_normal(std::vector<torch::Generator>& generators, torch:
   return torch::stack(rows).to(device);
 }
 
-torch::Tensor quantize_images(const torch::Tensor& x) {
-  return (x * 127.5 + 128).floor().clamp(0, 255).to(torch::kUInt8);
-}
-
 namespace {
 
 torch::Tensor level(double value, const torch::Tensor& x) {

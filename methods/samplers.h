@@ -29,10 +29,6 @@ DenoiseFn clamp_denoised(DenoiseFn denoise);
 torch::Tensor per_image_normal(std::vector<torch::Generator>& generators, torch::IntArrayRef shape,
                                const torch::Device& device);
 
-// A sampler's images to uint8 as EDM's generate.py: clamp(floor(x * 127.5 + 128), 0, 255), computed in
-// x's own dtype (float64 for the samplers here), for x in [-1, 1] (any layout).
-torch::Tensor quantize_images(const torch::Tensor& x);
-
 struct HeunOptions {
   TORCH_ARG(int64_t, steps) = 18;  // Karras grid points before the appended 0; NFE = 2 steps - 1
   TORCH_ARG(double, sigma_min) = 0.002;

@@ -24,6 +24,9 @@ class SctMethod : public EctMethod {
     return reference_set_ == "pool" ? std::max<int64_t>(pool_size_ - batch, 0) : 0;
   }
   bool needs_global_batch() const override { return reference_set_ != "rank_batch"; }
+  int64_t target_reference_count(int64_t batch) const override {
+    return (reference_set_ == "pool" ? std::max(pool_size_, batch) : batch) - 1;
+  }
 
  protected:
   TargetPoint target_point(const TrainingBatch& batch, const torch::Tensor& labels, const torch::Tensor& x_t,
@@ -52,7 +55,37 @@ class SctMethod : public EctMethod {
     return {ratio * x_t + (1.0 - ratio) * x0_hat, zero_target_ == "x0" ? x0 : x0_hat};
   }
 
+  // Row i's reference set is {x0_i} + references (shared by the rows): the posterior over it, then the
+  // Euler step as in target_point. Class restriction does not apply (analysis of unconditional data).
+  torch::Tensor analysed_point(const torch::Tensor& x0, const torch::Tensor& x_t, const torch::Tensor& t,
+                               const torch::Tensor& r, const torch::Tensor& references) const override {
+    const auto dtype = softmax_dtype_ == "float64" ? torch::kFloat64 : torch::kFloat32;
+    const auto own = -(x_t - x0).flatten(1).to(dtype).square().sum(1, true) / (2.0 * t.to(dtype).square().unsqueeze(1));
+    auto logits = own;
+    if (references.defined() && references.size(0) > 0) logits = torch::cat({own, distance_logits(x_t, t, references, dtype)}, 1);
+    const auto weights = softmax_rows(logits);
+    auto x0_hat = weights.select(1, 0).unsqueeze(1) * x0.flatten(1).to(dtype);
+    if (logits.size(1) > 1) x0_hat = x0_hat + weights.slice(1, 1).mm(references.flatten(1).to(dtype));
+    const auto ratio = per_image(r / t, x0);
+    return ratio * x_t + (1.0 - ratio) * x0_hat.view_as(x0).to(x0.dtype());
+  }
+
  private:
+  // -||x_t_i - x0_j||^2 / (2 t_i^2), the distances from one matrix product (||a||^2 + ||b||^2 - 2 a.b).
+  static torch::Tensor distance_logits(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& references,
+                                       torch::ScalarType dtype) {
+    const auto a = x_t.flatten(1).to(dtype);
+    const auto b = references.flatten(1).to(dtype);
+    const auto distances =
+        (a.square().sum(1, true) + b.square().sum(1).unsqueeze(0) - 2.0 * a.mm(b.t())).clamp_min(0.0);
+    return -distances / (2.0 * t.to(dtype).square().unsqueeze(1));
+  }
+  // Softmax with the row maximum subtracted before exp.
+  static torch::Tensor softmax_rows(const torch::Tensor& logits) {
+    const auto shifted = (logits - std::get<0>(logits.max(1, true))).exp();
+    return shifted / shifted.sum(1, true);
+  }
+
   SctMethod(const Config& table, OptionReader&& reader) : EctMethod(table, reader) {
     reference_set_ = reader.choice("reference_set", reader.by_preset<std::string>("batch", "pool"),
                                    {"batch", "rank_batch", "pool"});
@@ -76,18 +109,13 @@ class SctMethod : public EctMethod {
   torch::Tensor posterior_weights(const torch::Tensor& x_t, const torch::Tensor& t, const torch::Tensor& references,
                                   const torch::Tensor& labels, const torch::Tensor& reference_labels) const {
     const auto dtype = softmax_dtype_ == "float64" ? torch::kFloat64 : torch::kFloat32;
-    const auto a = x_t.flatten(1).to(dtype);
-    const auto b = references.flatten(1).to(dtype);
-    const auto distances =
-        (a.square().sum(1, true) + b.square().sum(1).unsqueeze(0) - 2.0 * a.mm(b.t())).clamp_min(0.0);
-    auto logits = -distances / (2.0 * t.to(dtype).square().unsqueeze(1));
+    auto logits = distance_logits(x_t, t, references, dtype);
     if (class_restrict_ && labels.defined()) {
       const auto dropped = (labels.abs().sum(1, true) == 0);
       const auto admitted = (labels.to(dtype).mm(reference_labels.to(dtype).t()) > 0.5).logical_or(dropped);
       logits = logits.masked_fill(admitted.logical_not(), -std::numeric_limits<double>::infinity());
     }
-    const auto shifted = (logits - std::get<0>(logits.max(1, true))).exp();
-    return shifted / shifted.sum(1, true);
+    return softmax_rows(logits);
   }
 
   std::string reference_set_, softmax_dtype_, zero_target_;

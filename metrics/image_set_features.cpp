@@ -12,6 +12,7 @@
 #include "core/npy.h"
 #include "core/npy_torch.h"
 #include "metrics/features.h"
+#include "metrics/ground_truth_features.h"
 #include "metrics/protocol.h"
 #include "metrics/vgg16_detector.h"
 
@@ -40,6 +41,7 @@ const std::optional<FeatureStatistics>& ImageSetFeatures::statistics(Feature fea
 }
 
 void ImageSetFeatures::merge(ImageSetFeatures other) {
+  if (name.empty()) name = other.name;
   if (!has(Feature::pixels) && other.has(Feature::pixels)) pixels = std::move(other.pixels);
   for (const auto& k : statistics_keys()) {
     if (!has(k.feature) && other.has(k.feature)) statistics(k.feature) = std::move(other.statistics(k.feature));
@@ -47,6 +49,17 @@ void ImageSetFeatures::merge(ImageSetFeatures other) {
   if (!has(Feature::inception_logits) && other.has(Feature::inception_logits)) logits = std::move(other.logits);
   if (!has(Feature::pool3_features) && other.has(Feature::pool3_features)) pool3 = std::move(other.pool3);
   if (!has(Feature::vgg16_features) && other.has(Feature::vgg16_features)) vgg16 = std::move(other.vgg16);
+  if (!has(Feature::ground_truth) && other.has(Feature::ground_truth)) {
+    mixture = std::move(other.mixture);
+    probes = std::move(other.probes);
+  }
+  if (!has(Feature::consistency_outputs) && other.has(Feature::consistency_outputs)) {
+    truth.consistency_outputs = std::move(other.truth.consistency_outputs);
+  }
+  if (!has(Feature::target_estimates) && other.has(Feature::target_estimates)) {
+    truth.target_r = std::move(other.truth.target_r);
+    truth.target_x_r = std::move(other.truth.target_x_r);
+  }
   sources.merge(other.sources);
   protocols.merge(other.protocols);
 }
@@ -97,11 +110,21 @@ void single_output_pass(const ImageSource& source, const std::vector<int64_t>& i
 ImageSetFeatures image_set_features(const ImageSource& source, const std::vector<int64_t>& indices,
                                     const std::set<Feature>& features, const FeatureNetworks& networks, int64_t batch,
                                     ProcessGroup* group, int ddof) {
+  if (features.count(Feature::consistency_outputs) || features.count(Feature::target_estimates)) {
+    throw std::logic_error("image_set_features: network answers at the probes come from the network, not from images");
+  }
   ImageSetFeatures out;
   out.name = source.name();
   out.count = static_cast<int64_t>(indices.size());
   for (const auto feature : features) out.sources[feature] = source.name();
   if (features.count(Feature::pixels)) out.pixels = source.read_indices(indices);
+  // The ground truth is the source's distribution, not a feature of its images: the mixture and its
+  // probe set at the default size (callers that set the size use ground_truth_features).
+  if (features.count(Feature::ground_truth)) {
+    auto truth = ground_truth_features(source.name(), MetricSettings{}.truth_probes);
+    out.mixture = std::move(truth.mixture);
+    out.probes = std::move(truth.probes);
+  }
   if (needs_detector(features)) {
     if (!networks.inception) throw std::logic_error("image_set_features: Inception features without a detector");
     inception_features(out, source, indices, features, *networks.inception, batch, group, ddof);

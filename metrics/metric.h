@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/gaussian_mixture.h"
 #include "metrics/statistics.h"
 
 namespace cmbench {
@@ -28,6 +30,20 @@ enum class Feature {
   spatial_statistics,  // mu_s and sigma_s of Inception's mixed_6/conv[..., :7] (2023-d; sFID), same pass as pool3
   dinov2_statistics,   // mu and sigma of the DINOv2 ViT-L/14 class token (1024-d; FD_DINOv2)
   vgg16_features,      // NVIDIA's TorchScript VGG16 features, float32 (N, 4096) (StyleGAN's pr50k3)
+  // The ground truth of a `gmm:` source (data/gmm_source.h): the exact mixture and its probe set.
+  ground_truth,
+  // f_theta(x_t, t) of the evaluated network at the ground truth's probes (one network evaluation,
+  // computed by whoever holds the network: the suite runner, `cmbench consistency-error`).
+  consistency_outputs,
+  // The evaluated stage's training-target points at the probes (Method::target_points), draws per probe.
+  target_estimates,
+};
+
+// A network's (or a method's) answers at the ground truth's probe set, which a metric compares with
+// the exact ones. consistency_outputs: (P, C, H, W). target_estimates: r (P,) and x_r (P, M, C, H, W).
+struct TruthAnswers {
+  torch::Tensor consistency_outputs;
+  torch::Tensor target_r, target_x_r;
 };
 
 // The features a Gaussian (mu, sigma) summarizes, which a statistics file can hold.
@@ -45,6 +61,9 @@ struct ImageSetFeatures {
   torch::Tensor logits;
   torch::Tensor pool3;
   torch::Tensor vgg16;
+  std::shared_ptr<const GaussianMixture> mixture;  // ground_truth: the exact distribution
+  std::shared_ptr<const TruthProbes> probes;       // ground_truth: its fixed probe set
+  TruthAnswers truth;                              // consistency_outputs, target_estimates
   std::map<Feature, std::string> sources;  // the path or split each feature was computed from
   std::map<Feature, nlohmann::json> protocols;  // how each was computed (metrics/protocol.h); {} when unknown
 
@@ -77,6 +96,7 @@ struct MetricSettings {
   int64_t kid_subsets = 100;              // KID: torch-fidelity's kid_subsets
   int64_t kid_subset_size = 1000;         // KID: kid_subset_size
   bool allow_protocol_mismatch = false;   // compare features of different protocols (recorded; metrics/protocol.h)
+  int64_t truth_probes = 64;              // ground-truth metrics: probes per noise-level bucket
 };
 
 struct MetricValues {

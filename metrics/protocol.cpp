@@ -21,6 +21,9 @@ std::string feature_layer(Feature feature) {
     case Feature::dinov2_statistics: return "dinov2_cls";
     case Feature::vgg16_features: return "vgg16";
     case Feature::pixels: return "pixels";
+    case Feature::ground_truth: return "ground_truth";
+    case Feature::consistency_outputs: return "consistency_outputs";
+    case Feature::target_estimates: return "target_estimates";
   }
   return "";
 }
@@ -147,7 +150,8 @@ MetricValues evaluate_metric(const Metric& metric, const ImageSetFeatures& gener
   if (reference) check_protocols(mismatches, generated.name, reference->name, settings.allow_protocol_mismatch);
   auto values = metric.compute(generated, reference, settings);
   if (!mismatches.empty()) values.details["protocol_mismatch"] = mismatches;
-  if (reference) values.details["reference_sha256"] = features_sha256(metric, *reference);
+  // A metric may name its reference itself (the ground-truth metrics: the mixture's fingerprint).
+  if (reference && !values.details.contains("reference_sha256")) values.details["reference_sha256"] = features_sha256(metric, *reference);
   if (const auto hash = detector_sha256(metric, generated); !hash.empty()) values.details["detector_sha256"] = hash;
   return values;
 }

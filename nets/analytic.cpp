@@ -1,6 +1,9 @@
 #include "nets/analytic.h"
 
 #include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
 
 #include "core/error.h"
 
@@ -26,6 +29,26 @@ torch::Tensor keep_clean_rows(const torch::Tensor& x, const torch::Tensor& level
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[0] = -1;
   return torch::where((levels == 0).reshape(shape), x, d.to(x.dtype()));
+}
+
+// The mixture in `file`, checked against the network's shape and, when a checkpoint recorded one, its
+// fingerprint.
+std::shared_ptr<const GaussianMixture> load_mixture_file(int64_t resolution, int64_t channels, const std::string& file,
+                                                         const std::string& expected_sha256) {
+  auto mixture = std::make_shared<const GaussianMixture>(GaussianMixture::load(file));
+  const std::vector<int64_t> want = {channels, resolution, resolution};
+  if (mixture->shape() != want) {
+    throw InputError(fmt::format("net.mixture '{}': a {}x{}x{} mixture, but the net has in_channels {} and "
+                                 "img_resolution {}",
+                                 file, mixture->shape()[0], mixture->shape()[1], mixture->shape()[2], channels,
+                                 resolution));
+  }
+  if (!expected_sha256.empty() && expected_sha256 != mixture->fingerprint()) {
+    throw InputError(fmt::format("net.mixture '{}': its parameters (sha256 {}) are not the ones recorded with the "
+                                 "network (mixture_sha256 {})",
+                                 file, mixture->fingerprint(), expected_sha256));
+  }
+  return mixture;
 }
 
 }  // namespace
@@ -61,40 +84,44 @@ GaussianMixtureDenoiser::GaussianMixtureDenoiser(int64_t img_resolution, int64_t
   if (m.size(1) != d)
     throw InputError("gmm denoiser: means must have K or K*" + std::to_string(d) + " values, got " +
                      std::to_string(means.numel()));
-  means_ = m.contiguous();
-  variances_ = variances.to(torch::kFloat64).reshape({k});
+  const auto v = variances.to(torch::kFloat64).reshape({k});
   const auto w = weights.to(torch::kFloat64).reshape({k});
-  if ((variances_ < 0).any().item<bool>() || (w <= 0).any().item<bool>())
+  if ((v < 0).any().item<bool>() || (w <= 0).any().item<bool>())
     throw InputError("gmm denoiser: variances must be >= 0 and weights > 0");
-  log_weights_ = (w / w.sum()).log();
+  GaussianMixtureParts parts;
+  parts.shape = {img_channels, img_resolution, img_resolution};
+  parts.weights = w;
+  parts.means = m.contiguous();
+  // Core's components need s^2 > 0: a point mass (variance 0) becomes the smallest normal double, whose
+  // posterior at every sigma > 0 equals the point mass's to rounding (s^2 + sigma^2 == sigma^2).
+  parts.noise_variances = v.clamp_min(std::numeric_limits<double>::min());
+  mixture_ = std::make_shared<const GaussianMixture>(std::move(parts), "gmm denoiser");
 }
 
+GaussianMixtureDenoiser::GaussianMixtureDenoiser(int64_t img_resolution, int64_t img_channels,
+                                                 const std::string& mixture_file, const std::string& expected_sha256)
+    : GaussianMixtureDenoiser(load_mixture_file(img_resolution, img_channels, mixture_file, expected_sha256),
+                              mixture_file) {}
+
+GaussianMixtureDenoiser::GaussianMixtureDenoiser(std::shared_ptr<const GaussianMixture> mixture,
+                                                 const std::string& mixture_file)
+    : Denoiser({{"arch", "gmm"},
+                {"img_resolution", mixture->shape()[1]},
+                {"in_channels", mixture->shape()[0]},
+                {"out_channels", mixture->shape()[0]},
+                {"mixture", mixture_file},
+                {"mixture_sha256", mixture->fingerprint()}},
+               PrecondConfig{}),
+      mixture_(std::move(mixture)) {}
+
 torch::Tensor GaussianMixtureDenoiser::responsibilities(const torch::Tensor& x, const torch::Tensor& sigma) const {
-  const auto flat = x.to(torch::kFloat64).reshape({x.size(0), -1});
-  const auto levels = broadcast_sigma(sigma, x.size(0), torch::kFloat64).to(x.device());
-  const auto means = means_.to(x.device());
-  const auto total_var = variances_.to(x.device()).unsqueeze(0) + levels.square().unsqueeze(1);  // (N, K)
-  // Squared distances through one matrix product: ||x||^2 + ||m||^2 - 2 x.m.
-  const auto dist2 = (flat.square().sum(1, true) + means.square().sum(1).unsqueeze(0) - 2 * flat.matmul(means.t()))
-                         .clamp_min(0);
-  const double dim = static_cast<double>(flat.size(1));
-  const auto log_p = log_weights_.to(x.device()).unsqueeze(0) - 0.5 * dim * (2 * M_PI * total_var).log() -
-                     dist2 / (2 * total_var);
-  return log_p.softmax(1);
+  return mixture_->responsibilities(x, broadcast_sigma(sigma, x.size(0), torch::kFloat64)).to(x.device());
 }
 
 torch::Tensor GaussianMixtureDenoiser::denoise(const torch::Tensor& x, const torch::Tensor& sigma,
                                                const torch::Tensor&, const torch::Tensor&, const PrecondMode&) {
-  const auto levels = broadcast_sigma(sigma, x.size(0), torch::kFloat64).to(x.device());
-  const auto safe = torch::where(levels == 0, torch::ones_like(levels), levels);
-  const auto r = responsibilities(x, safe);                                    // (N, K)
-  const auto flat = x.to(torch::kFloat64).reshape({x.size(0), -1});            // (N, D)
-  const auto means = means_.to(x.device());                                   // (K, D)
-  const auto var = variances_.to(x.device()).unsqueeze(0);                    // (1, K)
-  const auto gain = var / (var + safe.square().unsqueeze(1));                  // (N, K)
-  // sum_k r_k (m_k + g_k (x - m_k)) = (sum_k r_k g_k) x + sum_k r_k (1 - g_k) m_k
-  const auto d = (r * gain).sum(1, true) * flat + (r * (1 - gain)).matmul(means);
-  return keep_clean_rows(x, levels, d.reshape(x.sizes()));
+  const auto levels = broadcast_sigma(sigma, x.size(0), torch::kFloat64);
+  return keep_clean_rows(x, levels.to(x.device()), mixture_->denoise(x, levels).to(x.device()));
 }
 
 std::unique_ptr<Denoiser> make_analytic_denoiser(const nlohmann::json& config, const PrecondConfig& precond) {
@@ -112,6 +139,9 @@ std::unique_ptr<Denoiser> make_analytic_denoiser(const nlohmann::json& config, c
     auto mean = tensor("mean");
     mean = mean.numel() == 1 ? mean.reshape({}) : mean.reshape({channels, resolution, resolution});
     out = std::make_unique<GaussianDenoiser>(resolution, channels, mean, config.at("std").get<double>());
+  } else if (arch == "gmm" && !config.value("mixture", std::string()).empty()) {
+    out = std::make_unique<GaussianMixtureDenoiser>(resolution, channels, config.at("mixture").get<std::string>(),
+                                                    config.value("mixture_sha256", std::string()));
   } else if (arch == "gmm") {
     out = std::make_unique<GaussianMixtureDenoiser>(resolution, channels, tensor("means"), tensor("variances"),
                                                     tensor("weights"));

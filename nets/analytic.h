@@ -3,12 +3,18 @@
 // samplers and methods can be tested against exact answers (an ideal denoiser, an exact PF-ODE).
 //
 // Isotropic Gaussian x0 ~ N(mean, std^2 I):  D = mean + std^2 / (std^2 + sigma^2) (x - mean).
-// Gaussian mixture sum_k w_k N(mean_k, var_k I): with r_k(x) = p(k | x) proportional to
-//   w_k N(x; mean_k, (var_k + sigma^2) I),  D = sum_k r_k (mean_k + var_k / (var_k + sigma^2) (x - mean_k)).
+// Gaussian mixture: core's GaussianMixture (low-rank plus isotropic components, core/gaussian_mixture.h),
+// either isotropic components given inline (net.means, variances, weights) or a mixture file
+// (net.mixture = "FILE.npz", e.g. `cmbench truth fit`'s), so that the exact denoiser of a ground-truth
+// data set serves as a network (an exact EDM teacher, `cmbench sample` of the true distribution).
 // Computed in float64; preconditioning forms and module mode do not apply (the posterior mean is the
 // exact D in every form). Class and augment labels are ignored.
 #pragma once
 
+#include <memory>
+#include <string>
+
+#include "core/gaussian_mixture.h"
 #include "nets/denoiser.h"
 
 namespace cmbench {
@@ -29,9 +35,15 @@ class GaussianDenoiser : public Denoiser {
 
 class GaussianMixtureDenoiser : public Denoiser {
  public:
-  // means: (K, C, H, W) or (K,) (constant images); variances (K,) >= 0; weights (K,) > 0 (normalized here).
+  // Isotropic components (rank 0): means (K, C, H, W) or (K,) (constant images); variances (K,) >= 0;
+  // weights (K,) > 0 (normalized here).
   GaussianMixtureDenoiser(int64_t img_resolution, int64_t img_channels, torch::Tensor means, torch::Tensor variances,
                           torch::Tensor weights);
+  // The mixture saved in `mixture_file` (GaussianMixture::save). InputError naming the file unless its
+  // shape is (img_channels, img_resolution, img_resolution), or when `expected_sha256` (a checkpoint's
+  // record of the file) is given and differs from the file's fingerprint.
+  GaussianMixtureDenoiser(int64_t img_resolution, int64_t img_channels, const std::string& mixture_file,
+                          const std::string& expected_sha256 = "");
 
   torch::Tensor denoise(const torch::Tensor& x, const torch::Tensor& sigma, const torch::Tensor& class_labels,
                         const torch::Tensor& augment_labels, const PrecondMode& mode) override;
@@ -39,15 +51,18 @@ class GaussianMixtureDenoiser : public Denoiser {
 
   // p(k | x_sigma) for every row: (N, K) float64.
   torch::Tensor responsibilities(const torch::Tensor& x, const torch::Tensor& sigma) const;
+  const GaussianMixture& mixture() const { return *mixture_; }
 
  private:
-  torch::Tensor means_;      // (K, D) float64
-  torch::Tensor variances_;  // (K,) float64
-  torch::Tensor log_weights_;
+  // The file form's config records the file and its fingerprint (mixture_sha256).
+  GaussianMixtureDenoiser(std::shared_ptr<const GaussianMixture> mixture, const std::string& mixture_file);
+
+  std::shared_ptr<const GaussianMixture> mixture_;
 };
 
-// From a resolved `net` object: arch "gaussian" {mean, std} or "gmm" {means (K or K*D values),
-// variances (K), weights (K)}, with img_resolution and in_channels.
+// From a resolved `net` object: arch "gaussian" {mean, std} or "gmm" {mixture (a file; then the inline
+// keys are not read), else means (K or K*D values), variances (K), weights (K)}, with img_resolution
+// and in_channels.
 std::unique_ptr<Denoiser> make_analytic_denoiser(const nlohmann::json& config, const PrecondConfig& precond);
 
 }  // namespace cmbench

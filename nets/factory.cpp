@@ -50,7 +50,7 @@ const json& arch_defaults(const std::string& arch) {
                                 {"out_channels", 3},  {"mean", 0.0},         {"std", 0.5}};
   static const json gmm = {{"arch", "gmm"},          {"img_resolution", 32},  {"in_channels", 3},
                            {"out_channels", 3},      {"means", {-0.5, 0.5}}, {"variances", {0.01, 0.01}},
-                           {"weights", {0.5, 0.5}}};
+                           {"weights", {0.5, 0.5}},  {"mixture", ""},          {"mixture_sha256", ""}};
   static const json mlp = {{"arch", "mlp"},   {"img_channels", 2}, {"img_resolution", 1}, {"hidden", 64},
                            {"layers", 2},     {"embedding", 16},   {"label_dim", 0},      {"dropout", 0.0}};
   if (arch == "ddpmpp") return ddpmpp;

@@ -71,10 +71,31 @@ struct ReferenceRow {
   std::string stage;   // the suite stage it compares with; "" for every stage of `method`
 };
 
+// A claim of a paper written as a check on the store's rows (a suite's [[finding]] tables;
+// results/findings.h evaluates them). Rows are read at the stage's last evaluated step unless the
+// kind reads curves; `ema` "" is the default weights.
+//   below:           for each metric, stages[0]'s value < stages[1]'s (times 1 + rtol)
+//   decreasing:      for each metric, the values fall strictly along `stages` (in the given order)
+//   reaches_first:   images seen until `metric` first gets <= threshold: every stage of `stages` before
+//                    every stage of `others` (a stage that never reaches it counts as never)
+//   nfe_improves:    for each stage and metric, the value at nfe[1] is better than at nfe[0]
+//   curve_not_worse: at every curve step both stages evaluated, stages[0]'s value <= stages[1]'s * (1 + rtol)
+// "Better" and "<" follow each metric's direction (a higher-is-better metric reverses them).
+struct FindingSpec {
+  std::string id, claim, kind;
+  std::vector<std::string> stages, others;
+  std::vector<std::string> metrics;
+  std::vector<int64_t> nfe;  // the NFE rows read (one value; nfe_improves: two)
+  double threshold = 0, rtol = 0;
+  std::string ema;
+  std::string why;  // the suite's note on what the finding tests (printed beside its result)
+};
+
 struct SuiteRecord {
   std::string name, dataset;
   std::vector<MetricPolicy> metrics;
   std::vector<ReferenceRow> references;
+  std::vector<FindingSpec> findings;
 };
 
 struct StoreContents {

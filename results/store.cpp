@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/hdf5.h"
@@ -89,6 +90,70 @@ const Fields<ReferenceRow> kReferenceColumns = {
     {"stage", &ReferenceRow::stage, "", "the stage it compares with, empty for every stage of its method", true},
 };
 
+// A finding as one row of /suites/NAME/findings (added with issue 16; stores written before have
+// none). Its lists are JSON arrays in text columns, so the table stays a compound dataset that h5py
+// and pandas read (json.loads gives the lists back).
+struct FindingRow {
+  std::string id, claim, kind, stages, others, metrics, nfe;
+  double threshold = 0, rtol = 0;
+  std::string ema, why;
+};
+
+const Fields<FindingRow> kFindingColumns = {
+    {"id", &FindingRow::id, "", "finding name, unique within the suite"},
+    {"claim", &FindingRow::claim, "", "the paper's claim the finding checks"},
+    {"kind", &FindingRow::kind, "", "check: below, decreasing, reaches_first, nfe_improves or curve_not_worse"},
+    {"stages", &FindingRow::stages, "", "stages compared (JSON array of stage names, in order)"},
+    {"others", &FindingRow::others, "", "reaches_first: the stages that must reach the threshold later (JSON array)"},
+    {"metrics", &FindingRow::metrics, "", "metric names the finding reads (JSON array)"},
+    {"nfe", &FindingRow::nfe, "", "NFE of the rows read (JSON array of integers; nfe_improves: from, to)"},
+    {"threshold", &FindingRow::threshold, "metric units", "reaches_first: the value to reach"},
+    {"rtol", &FindingRow::rtol, "1", "relative slack of each comparison (times |value compared with|)"},
+    {"ema", &FindingRow::ema, "", "EMA profile of the rows read, empty for the default weights"},
+    {"why", &FindingRow::why, "", "the suite's note on what the finding tests"},
+};
+
+FindingRow finding_row(const FindingSpec& spec) {
+  return {spec.id,
+          spec.claim,
+          spec.kind,
+          nlohmann::json(spec.stages).dump(),
+          nlohmann::json(spec.others).dump(),
+          nlohmann::json(spec.metrics).dump(),
+          nlohmann::json(spec.nfe).dump(),
+          spec.threshold,
+          spec.rtol,
+          spec.ema,
+          spec.why};
+}
+
+template <class T>
+std::vector<T> json_list(const std::string& text, const std::string& where, const char* column) {
+  const auto parsed = nlohmann::json::parse(text, nullptr, false);
+  try {
+    if (parsed.is_array()) return parsed.get<std::vector<T>>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  throw InputError(fmt::format("{}: findings column '{}' holds '{}', not a JSON array of the right type", where,
+                               column, text));
+}
+
+FindingSpec finding_spec(const FindingRow& row, const std::string& where) {
+  FindingSpec spec;
+  spec.id = row.id;
+  spec.claim = row.claim;
+  spec.kind = row.kind;
+  spec.stages = json_list<std::string>(row.stages, where, "stages");
+  spec.others = json_list<std::string>(row.others, where, "others");
+  spec.metrics = json_list<std::string>(row.metrics, where, "metrics");
+  spec.nfe = json_list<int64_t>(row.nfe, where, "nfe");
+  spec.threshold = row.threshold;
+  spec.rtol = row.rtol;
+  spec.ema = row.ema;
+  spec.why = row.why;
+  return spec;
+}
+
 void write_bytes(H5::Group& group, const std::string& name, const std::vector<uint8_t>& bytes) {
   const hsize_t dims[1] = {bytes.size()};
   H5::DataSet data =
@@ -145,6 +210,10 @@ void write_suite(H5::Group& suites, const SuiteRecord& suite) {
               kMetricColumns);
   write_table(g, "references", "published reference numbers (METHODS.md section 9)", suite.references,
               kReferenceColumns);
+  std::vector<FindingRow> findings;
+  for (const auto& spec : suite.findings) findings.push_back(finding_row(spec));
+  write_table(g, "findings", "the suite's findings: claims checked on the rows by `cmbench findings`", findings,
+              kFindingColumns);
 }
 
 SuiteRecord read_suite(const H5::Group& g, const std::string& name) {
@@ -153,6 +222,10 @@ SuiteRecord read_suite(const H5::Group& g, const std::string& name) {
   read_attributes(g, suite, kSuiteAttributes);
   suite.metrics = read_table(g, "metrics", kMetricColumns);
   suite.references = read_table(g, "references", kReferenceColumns);
+  if (h5::has_child(g, "findings")) {
+    const auto where = fmt::format("{}: /suites/{}/findings", g.getFileName(), name);
+    for (const auto& row : read_table(g, "findings", kFindingColumns)) suite.findings.push_back(finding_spec(row, where));
+  }
   return suite;
 }
 

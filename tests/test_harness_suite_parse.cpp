@@ -161,8 +161,8 @@ TEST(SuiteParse, MetricPoliciesComeFromTheRegistry) {
   EXPECT_EQ(p.at("fid").aggregate, "min");
   EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is_std]\n")).find("metric 'is_std' needs [evaluation.reference] weights"),
             std::string::npos);
-  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is]\n")).find("known: fd_dinov2, fid, is_mean, is_std, kid_mean, kid_std, precision, recall, "
-                                                            "pr50k3_precision, pr50k3_recall, sfid, swd"), std::string::npos);
+  EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.is]\n")).find("fd_dinov2, fid, gt_fd, gt_loglik, is_mean, is_std, kid_mean, kid_std, precision, recall, "
+                                                            "pr50k3_precision, pr50k3_recall, sfid, swd, tvar"), std::string::npos);
 }
 
 // [evaluation]'s protocol keys: the IS shuffle policy, allowed protocol mismatches, and the weights

@@ -6,6 +6,8 @@
 // consistency samplers' x0 clamp.
 #include <gtest/gtest.h>
 
+#include "core/image_values.h"
+
 #include <cmath>
 
 #include "core/npy.h"
@@ -32,10 +34,10 @@ torch::Tensor latents(std::vector<torch::Generator>& g, int64_t channels) {
 // clamp(floor(x * 127.5 + 128), 0, 255) in the sampler's float64: 1/127.5 - 1e-13 maps to 128, where
 // the same arithmetic in float32 gives 129.
 TEST(Samplers, QuantizeImagesAsEdmInTheSamplersDtype) {
-  const auto q = quantize_images(torch::tensor({-2.0, -1.0, 0.0, 1 / 127.5 - 1e-13, 0.5, 1.0, 3.0}, torch::kFloat64));
+  const auto q = quantize_values(torch::tensor({-2.0, -1.0, 0.0, 1 / 127.5 - 1e-13, 0.5, 1.0, 3.0}, torch::kFloat64));
   EXPECT_EQ(q.scalar_type(), torch::kUInt8);
   EXPECT_TRUE(torch::equal(q, torch::tensor({0, 0, 128, 128, 191, 255, 255}, torch::kUInt8)));
-  const auto q32 = quantize_images(torch::tensor({-1.0f, 0.0f, 0.5f, 1.0f}));
+  const auto q32 = quantize_values(torch::tensor({-1.0f, 0.0f, 0.5f, 1.0f}));
   EXPECT_TRUE(torch::equal(q32, torch::tensor({0, 128, 191, 255}, torch::kUInt8)));
 }
 

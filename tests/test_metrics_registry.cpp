@@ -31,7 +31,8 @@ const MetricOutput& output_of(const std::vector<MetricOutput>& outputs, const st
 
 TEST(MetricRegistry, EveryValueHasOneMetricAndAPolicy) {
   EXPECT_EQ(metric_registry().names(),
-            (std::vector<std::string>{"fd_dinov2", "fid", "is", "kid", "pr", "pr50k3", "sfid", "swd"}));
+            (std::vector<std::string>{"consistency_error", "fd_dinov2", "fid", "gt_fd", "gt_loglik", "is", "kid", "pr",
+                                      "pr50k3", "sfid", "swd", "target_stats"}));
   const auto values = metric_output_names();
   EXPECT_EQ(std::set<std::string>(values.begin(), values.end()).size(), values.size());
   EXPECT_EQ(metric_of_output("is_std"), "is");
