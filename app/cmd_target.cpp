@@ -14,6 +14,7 @@
 #include "harness/target_statistics.h"
 #include "methods/registry.h"
 #include "metrics/features.h"
+#include "metrics/ground_truth_features.h"
 #include "metrics/target_spread.h"
 
 namespace cmbench::cli {
@@ -48,15 +49,6 @@ std::unique_ptr<Method> method_for(const TargetStatsOptions& o, int64_t size) {
     if (size > o.batch) config.put("method.pool_size", size);
   }
   return make_method(config.sub("method"));
-}
-
-std::vector<double> bucket_means(const torch::Tensor& values, const torch::Tensor& bucket) {
-  std::vector<double> out;
-  for (int64_t b = 0; b < truth_bucket_count(); ++b) {
-    const auto in = bucket == b;
-    out.push_back(in.any().item<bool>() ? values.masked_select(in).mean().item<double>() : 0.0);
-  }
-  return out;
 }
 
 Measured measure(const TargetStatsOptions& o, int64_t size, const GaussianMixture* mixture, const TruthProbes* truth,

@@ -68,15 +68,6 @@ void start_from_earlier_stages(TrainPlan& plan, const Suite& suite, const SuiteS
   if (!stage.teacher.empty()) plan.set_teacher(checkpoint_of(stage.teacher));
 }
 
-// The steps of a stage's metric curve: every multiple of evaluation.curve_every below its steps (the
-// final evaluation adds the last point).
-std::vector<int64_t> curve_steps(const SuiteStage& stage) {
-  std::vector<int64_t> steps;
-  const int64_t every = stage.evaluation.curve_every;
-  for (int64_t step = every; every > 0 && step < stage.steps; step += every) steps.push_back(step);
-  return steps;
-}
-
 // One point of a stage's metric curve: trains to `step` unless its checkpoint exists (a resumed run
 // re-evaluates kept checkpoints; evaluation is deterministic), then evaluates that checkpoint's
 // profiles into a folder of its own, without grids or post-hoc reconstructions.

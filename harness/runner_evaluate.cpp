@@ -228,6 +228,13 @@ void add_network_rows(const std::vector<const Metric*>& metrics, SuiteReferences
 
 }  // namespace
 
+std::vector<int64_t> curve_steps(const SuiteStage& stage) {
+  std::vector<int64_t> steps;
+  const int64_t every = stage.evaluation.curve_every;
+  for (int64_t step = every; every > 0 && step < stage.steps; step += every) steps.push_back(step);
+  return steps;
+}
+
 std::vector<std::string> evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas) {
   if (!stage.evaluation.ema.empty()) return stage.evaluation.ema;
   std::vector<std::string> out;

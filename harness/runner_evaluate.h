@@ -79,6 +79,10 @@ std::vector<EvaluatedWeights> stage_weights(const SuiteStage& stage, const std::
 // The EMA profiles (weights groups as `cmbench sample --ema` names them) a stage evaluates: its
 // evaluation.ema, else every profile it trains (`emas`), else its trained weights ("model").
 std::vector<std::string> evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas);
+// The steps of a stage's metric curve: every multiple of evaluation.curve_every below its steps (the
+// final evaluation adds the last point). Each point evaluates evaluated_profiles, without grids or
+// post-hoc reconstructions.
+std::vector<int64_t> curve_steps(const SuiteStage& stage);
 // InputError naming the stage's line when its evaluation names a profile it does not train, or asks
 // for post-hoc reconstructions without a power-function profile.
 void check_evaluated_profiles(const SuiteStage& stage, const std::vector<EmaPlan>& emas);

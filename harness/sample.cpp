@@ -14,6 +14,7 @@
 #include "core/progress.h"
 #include "core/torch_compat.h"
 #include "core/png.h"
+#include "harness/network_answers.h"
 #include "methods/checkpoint_method.h"
 #include "methods/sampler.h"
 #include "nets/checkpoint_io.h"
@@ -69,8 +70,7 @@ nlohmann::json sample(const SampleRequest& r) {
   // One read of the file: the weights group, the config and the attributes.
   const auto groups = checkpoint_groups(r.ckpt);
   // --ema NAME names profile NAME (group ema.NAME); a full group name (ema.NAME) is taken as it is.
-  const bool group_name = r.ema == "ema" || r.ema == "model" || r.ema == "target" || r.ema.rfind("ema.", 0) == 0;
-  const auto group = r.ema.empty() ? default_weights_group(groups, r.ckpt) : (group_name ? r.ema : "ema." + r.ema);
+  const auto group = sampled_weights_group(groups, r.ema, r.ckpt);
   const auto checkpoint = read_checkpoint(r.ckpt, {group});
   const auto device = resolve_device(r.device);
   auto net = network_from_checkpoint(checkpoint, group, r.ckpt);
@@ -141,6 +141,15 @@ nlohmann::json sample(const SampleRequest& r) {
     const auto result = sampler->run(plan, denoise, latents, generators, *net);
     nfe = result.nfe;
     const auto x = result.images.to(torch::kCPU);
+    // A diverged or corrupted network gives NaN or inf, which quantization would silently turn into
+    // black images that a metric then scores as a result.
+    const auto finite = torch::isfinite(x).flatten(1).all(1);
+    if (!finite.all().item<bool>()) {
+      const int64_t row = (~finite).nonzero()[0][0].item<int64_t>();
+      throw InputError(r.ckpt + ": weights group '" + group + "' gives non-finite values (NaN or inf) at seed " +
+                       std::to_string(first_seed + begin + row) + " (NFE " + std::to_string(result.nfe) +
+                       "); stopped, no image of that batch was written");
+    }
     const auto images = quantize_images(x);
     if (to_npz) {
       all_images.push_back(images);

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "data/gmm_source.h"
 #include "methods/registry.h"
 #include "harness/sample.h"
 #include "methods/sampler.h"
@@ -379,6 +380,10 @@ void check_reference(const Metric& metric, const std::string& name, const SuiteE
   if (needs_vgg16(features) && e.vgg16.empty()) {
     throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] vgg16 ({})", at, name,
                                  missing_vgg16_message()));
+  }
+  if (features.count(Feature::ground_truth) && !parse_gmm_spec(e.reference_images)) {
+    throw InputError(fmt::format("{}: metric '{}' needs [evaluation.reference] images = \"gmm:FILE.npz\" (the exact "
+                                 "mixture it compares with; got \"{}\")", at, name, e.reference_images));
   }
   if (metric.image_sets() < 2) return;
   for (const auto feature : features) {

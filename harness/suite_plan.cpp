@@ -167,15 +167,18 @@ std::string describe_plan(const Suite& suite, const std::vector<TrainPlan>& plan
   for (const auto& m : suite.record.metrics) metrics += (metrics.empty() ? "" : ", ") + m.metric;
   out += fmt::format("evaluation: {} samples x {} seed set(s) per NFE; metrics {}\n\n", e.num_samples, e.seed_sets.size(),
                      metrics);
-  out += fmt::format("{:<3} {:<12} {:<6} {:<20} {:>10} {:>6} {:>12} {:<12} {:>14} {:>12}\n", "#", "stage", "method",
-                     "after", "steps", "batch", "train img", "NFE", "sample img", "net evals");
+  // Sampled images and network evaluations count every evaluation point: the final one, with its
+  // post-hoc profiles, and the metric curve's (runner_evaluate.h curve_steps).
+  out += fmt::format("{:<3} {:<12} {:<6} {:<20} {:>10} {:>6} {:>12} {:<12} {:>6} {:>14} {:>12}\n", "#", "stage", "method",
+                     "after", "steps", "batch", "train img", "NFE", "points", "sample img", "net evals");
   int64_t total_steps = 0, total_train = 0, total_samples = 0, total_evals = 0;
   for (size_t i = 0; i < suite.stages.size(); ++i) {
     const auto& s = suite.stages[i];
     const int64_t images = s.steps * s.batch;
     const auto& se = s.evaluation;
-    const int64_t profiles =
-        static_cast<int64_t>(evaluated_profiles(s, plans[i].emas).size() + se.posthoc_sigma_rel.size());
+    const auto tracked = static_cast<int64_t>(evaluated_profiles(s, plans[i].emas).size());
+    const auto curve_points = static_cast<int64_t>(curve_steps(s).size());
+    const int64_t profiles = tracked + static_cast<int64_t>(se.posthoc_sigma_rel.size()) + curve_points * tracked;
     const int64_t samples = e.num_samples * static_cast<int64_t>(e.seed_sets.size()) *
                             static_cast<int64_t>(se.nfe.size()) * profiles;
     int64_t evals = 0;
@@ -185,8 +188,9 @@ std::string describe_plan(const Suite& suite, const std::vector<TrainPlan>& plan
       if (!nfes.empty()) nfes += ',';
       nfes += std::to_string(n);
     }
-    out += fmt::format("{:<3} {:<12} {:<6} {:<20} {:>10} {:>6} {:>12} {:<12} {:>14} {:>12}\n", i + 1, s.name, s.method,
-                       joined(s.depends), s.steps, s.batch, count(images), nfes, count(samples), count(evals));
+    out += fmt::format("{:<3} {:<12} {:<6} {:<20} {:>10} {:>6} {:>12} {:<12} {:>6} {:>14} {:>12}\n", i + 1, s.name, s.method,
+                       joined(s.depends), s.steps, s.batch, count(images), nfes, 1 + curve_points, count(samples),
+                       count(evals));
     total_steps += s.steps;
     total_train += images;
     total_samples += samples;

@@ -1,5 +1,7 @@
 #include "metrics/frechet.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "core/error.h"
@@ -16,6 +18,26 @@ torch::Tensor psd_sqrt(const torch::Tensor& s) {
 }
 
 }  // namespace
+
+void check_statistics(const torch::Tensor& mu, const torch::Tensor& sigma, const std::string& name) {
+  const auto s = sigma.to(torch::kFloat64);
+  if (!torch::isfinite(mu).all().item<bool>() || !torch::isfinite(s).all().item<bool>()) {
+    throw InputError(fmt::format("{}: statistics hold NaN or inf values", name));
+  }
+  const double scale = s.abs().max().item<double>();
+  const double asymmetry = (s - s.transpose(0, 1)).abs().max().item<double>();
+  if (asymmetry > kStatisticsSymmetryTolerance * scale) {
+    throw InputError(fmt::format("{}: sigma is not symmetric (largest |sigma - sigma^T| {:.3g}, {:.3g} of its largest "
+                                 "entry; tolerance {:g})", name, asymmetry, asymmetry / scale,
+                                 kStatisticsSymmetryTolerance));
+  }
+  const auto eigenvalues = compat::eigvalsh((s + s.transpose(0, 1)) * 0.5);
+  const double smallest = eigenvalues.min().item<double>(), largest = eigenvalues.max().item<double>();
+  if (smallest < -kStatisticsPsdTolerance * std::max(largest, 0.0) || (largest <= 0 && smallest < 0)) {
+    throw InputError(fmt::format("{}: sigma is not positive semi-definite (smallest eigenvalue {:.3g}, largest {:.3g}; "
+                                 "tolerance {:g} of the largest)", name, smallest, largest, kStatisticsPsdTolerance));
+  }
+}
 
 double trace_sqrt_product(const torch::Tensor& sigma1, const torch::Tensor& sigma2) {
   const auto s1 = sigma1.to(torch::kFloat64);
@@ -46,6 +68,8 @@ double frechet_distance(const FeatureStatistics& a, const std::string& a_name, c
     throw InputError(fmt::format("{}: feature dimension {} differs from {} in {}", b_name, b.mu.size(0), a.mu.size(0),
                                  a_name));
   }
+  check_statistics(a.mu, a.sigma, a_name);
+  check_statistics(b.mu, b.sigma, b_name);
   return frechet_distance(a.mu, a.sigma, b.mu, b.sigma);
 }
 

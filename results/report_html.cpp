@@ -43,16 +43,9 @@ figure{display:inline-block;margin:0 1em 1em 0;}
 std::string escape(const std::string& s) { return markup_escape(s); }
 
 void append_table(std::string& out, const SimpleTable& t, const std::string& css_class) {
-  const auto shown = shown_columns(t, Audience::people);
-  out += "<div class=\"scroll\"><table class=\"" + css_class + "\">\n<thead><tr>";
-  for (size_t c : shown) out += "<th>" + escape(t.columns[c].title) + "</th>";
-  out += "</tr></thead>\n<tbody>\n";
-  for (const auto& row : t.rows) {
-    out += "<tr>";
-    for (size_t c : shown) out += (row[c].numeric ? "<td class=\"n\">" : "<td>") + escape(row[c].text) + "</td>";
-    out += "</tr>\n";
-  }
-  out += "</tbody>\n</table></div>\n";
+  out += "<div class=\"scroll\">";
+  append_html_table(out, t, css_class);
+  out += "</div>\n";
 }
 
 std::string joined(const std::vector<std::string>& parts, const char* separator) {

@@ -50,5 +50,7 @@ std::string render_markdown(const TableModel& model);
 std::string render_csv(const TableModel& model);
 std::string render_latex(const TableModel& model);
 std::string render_html(const TableModel& model, const TableInput& input);
+// One table as HTML (the columns people see; numeric cells right-aligned), appended to `out`.
+void append_html_table(std::string& out, const SimpleTable& t, const std::string& css_class = "");
 
 }  // namespace cmbench::results

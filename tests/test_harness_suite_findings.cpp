@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "harness/suite.h"
+#include "test_util.h"
 
 using namespace cmbench;
 
@@ -14,29 +15,9 @@ namespace {
 
 // A valid suite with stages teacher (edm), ect, sct and ct, measuring SWD; `findings` is appended.
 std::string suite_with(const std::string& findings) {
-  return R"([suite]
-name = "t"
-
-[data]
-source = "gaussian"
-
-[net]
-preset = "cifar10-ddpmpp-tiny"
-
-[train]
-batch = 8
-
-[evaluation]
-nfe = [1, 2]
-num_samples = 16
-seed_sets = ["0-15"]
-
-[evaluation.sigmas]
-2 = [0.821]
-
-[evaluation.reference]
-images = "cifar10:train"
-
+  return test::parse_suite_head("name = \"t\"\n",
+                                "nfe = [1, 2]\nnum_samples = 16\nseed_sets = [\"0-15\"]\n\n[evaluation.sigmas]\n2 = [0.821]\n") +
+         R"(
 [metrics.swd]
 
 [stages.teacher]

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "harness/runner.h"
@@ -16,29 +19,10 @@ namespace {
 
 // A valid suite; `extra` is appended (TOML tables may follow in any order).
 std::string suite_text(const std::string& stages, const std::string& extra = "") {
-  return R"([suite]
-name = "t"
-
-[data]
-source = "gaussian"
-
-[net]
-preset = "cifar10-ddpmpp-tiny"
-
-[train]
-batch = 8
-
-[evaluation]
-nfe = [1, 2]
-num_samples = 16
-seed_sets = ["0-15", "16-31"]
-
-[evaluation.sigmas]
-2 = [0.821]
-
-[evaluation.reference]
-images = "cifar10:train"
-
+  return test::parse_suite_head(
+             "name = \"t\"\n",
+             "nfe = [1, 2]\nnum_samples = 16\nseed_sets = [\"0-15\", \"16-31\"]\n\n[evaluation.sigmas]\n2 = [0.821]\n") +
+         R"(
 [metrics.swd]
 rtol = 0.1
 )" + stages + extra;
@@ -132,6 +116,13 @@ TEST(SuiteParse, BudgetsSeedSetsAndSigmasAreChecked) {
   EXPECT_NE(error_of(text).find("holds 15 seeds"), std::string::npos);
   EXPECT_NE(error_of(suite_text(kStages, "\n[metrics.fid]\n")).find("needs [evaluation.reference] weights"),
             std::string::npos);
+  // A ground-truth metric is refused at parse time, before any training, without a gmm: reference.
+  for (const std::string metric : {"gt_fd", "cerr", "tvar"}) {
+    EXPECT_NE(error_of(suite_text(kStages, "\n[metrics." + metric + "]\n"))
+                  .find("metric '" + metric + "' needs [evaluation.reference] images = \"gmm:FILE.npz\""),
+              std::string::npos)
+        << metric;
+  }
   EXPECT_NE(error_of(suite_text(kStages, "\n[[reference]]\nmethod = \"ect\"\nlabel = \"x\"\nnfe = 1\nvalue = 1\n"))
                 .find("needs key 'source'"),
             std::string::npos);
@@ -508,4 +499,20 @@ source = "Song et al. 2023, Consistency Models, Table 1"
   const auto teacher = text.substr(text.find("stage teacher (edm)"));
   EXPECT_NE(teacher.find("S_churn 40"), std::string::npos) << teacher;
   EXPECT_NE(text.find("stage ect (ect), after teacher"), std::string::npos) << text;
+}
+
+// The dry run's counts include the metric curve's points: CT for 10 steps with curve_every 4 is
+// evaluated at steps 4, 8 and 10, each at NFE 1 and 2 on 2 seed sets of 16.
+TEST(SuiteParse, DryRunCountsCurvePoints) {
+  auto text = suite_text("\n[stages.ct]\nmethod = \"ct\"\nsteps = 10\n");
+  text.replace(text.find("[evaluation]\n"), 13, "[evaluation]\ncurve_every = 4\n");
+  const auto suite = parse_suite(text, "s.toml");
+  const auto plan = describe_plan(suite, plan_suite_training(suite), "runs/x");
+  const auto row = plan.substr(plan.find("\n1   ct") + 1, plan.find('\n', plan.find("\n1   ct") + 1) - plan.find("\n1   ct") - 1);
+  std::istringstream tokens(row);
+  std::vector<std::string> cells{std::istream_iterator<std::string>(tokens), std::istream_iterator<std::string>()};
+  ASSERT_EQ(cells.size(), 11u) << row;
+  EXPECT_EQ(cells[8], "3") << row;                      // points
+  EXPECT_EQ(cells[9], std::to_string(3 * 2 * 2 * 16)) << row;  // sample img
+  EXPECT_EQ(cells[10], std::to_string(3 * 2 * 16 * (1 + 2))) << row;  // net evals: NFE 1 + NFE 2
 }

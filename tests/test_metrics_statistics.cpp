@@ -140,5 +140,46 @@ TEST(Frechet, RankDeficientAtFidWidth) {
   EXPECT_NEAR(same, 0.0, 1e-6 * s1.sigma.trace().item<double>());
 }
 
+// Statistics are checked before a distance (issue 17: no silent garbage): a rank-deficient covariance
+// stored as float32 passes; NaN, an asymmetric or an indefinite sigma is refused naming its file,
+// through the library and `cmbench frechet` (exit 2).
+TEST(Frechet, StatisticsAreCheckedFirst) {
+  const auto good = compute_statistics(random_features(500, 2048, 5), 1);
+  FeatureStatistics rounded = good;
+  rounded.sigma = good.sigma.to(torch::kFloat32).to(torch::kFloat64);
+  EXPECT_NO_THROW(check_statistics(rounded.mu, rounded.sigma, "f32.npz"));
+  EXPECT_NEAR(frechet_distance(good, "a.npz", rounded, "f32.npz"), 0.0, 1e-6 * good.sigma.trace().item<double>());
+
+  const auto small = compute_statistics(random_features(40, 8, 4), 1);
+  const auto refused = [&](const torch::Tensor& mu, const torch::Tensor& sigma) {
+    FeatureStatistics bad = small;
+    bad.mu = mu;
+    bad.sigma = sigma;
+    return test::input_error_message([&] { frechet_distance(small, "a.npz", bad, "b.npz"); });
+  };
+  auto nan_sigma = small.sigma.clone();
+  nan_sigma[2][3] = std::nan("");
+  EXPECT_EQ(refused(small.mu, nan_sigma), "b.npz: statistics hold NaN or inf values");
+  auto inf_mu = small.mu.clone();
+  inf_mu[0] = INFINITY;
+  EXPECT_EQ(refused(inf_mu, small.sigma), "b.npz: statistics hold NaN or inf values");
+  auto asymmetric = small.sigma.clone();
+  asymmetric[0][1] += 0.5;
+  EXPECT_NE(refused(small.mu, asymmetric).find("b.npz: sigma is not symmetric"), std::string::npos);
+  auto indefinite = small.sigma.clone();
+  indefinite[0][0] = -1.0;  // a negative variance: some eigenvalue is at most -1
+  EXPECT_NE(refused(small.mu, indefinite).find("b.npz: sigma is not positive semi-definite"), std::string::npos)
+      << refused(small.mu, indefinite);
+
+  test::TempDir dir;
+  write_statistics(dir.file("a.npz"), small);
+  write_npz(dir.file("bad.npz"), {{"mu", from_tensor(small.mu)}, {"sigma", from_tensor(indefinite)}});
+  const auto ok = test::run_cli({"frechet", dir.file("a.npz"), dir.file("a.npz")});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  const auto cli = test::run_cli({"frechet", dir.file("a.npz"), dir.file("bad.npz")});
+  EXPECT_EQ(cli.exit_code, 2) << cli.err;
+  EXPECT_NE(cli.err.find(dir.file("bad.npz") + ": sigma is not positive semi-definite"), std::string::npos) << cli.err;
+}
+
 }  // namespace
 }  // namespace cmbench

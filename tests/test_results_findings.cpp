@@ -350,27 +350,9 @@ struct FindingsFixture {
     swd_suite.findings[1].id = "reversed";
     swd_suite.metrics.push_back({"swd", "lower", 0, 0, "mean"});
     put_suite(store, swd_suite);
-    test::write_text(suite_file, R"([suite]
-name = "study"
-description = "findings from a file"
-
-[data]
-source = "gaussian"
-
-[net]
-preset = "cifar10-ddpmpp-tiny"
-
-[train]
-batch = 8
-
-[evaluation]
-nfe = [1]
-num_samples = 16
-seed_sets = ["0-15"]
-
-[evaluation.reference]
-images = "cifar10:train"
-
+    test::write_text(suite_file, test::parse_suite_head("name = \"study\"\ndescription = \"findings from a file\"\n",
+                                                        "nfe = [1]\nnum_samples = 16\nseed_sets = [\"0-15\"]\n") +
+                                     R"(
 [metrics.swd]
 
 [stages.ect]

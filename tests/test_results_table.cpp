@@ -168,7 +168,7 @@ TEST(ResultTable, ThreeSeedSetsHtml) {
                       "<td class=\"n\">9.84 ± 0.06</td>"),
             std::string::npos)
       << html;
-  EXPECT_NE(html.find("<p>Over seed sets: min (max where higher is better) is the best seed set's value"),
+  EXPECT_NE(html.find("<p>Over seed sets: min (max where higher is better) is the best seed set&#39;s value"),
             std::string::npos)
       << html;
 }

@@ -107,6 +107,13 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
+std::string parse_suite_head(const std::string& suite_lines, const std::string& evaluation_lines) {
+  return "[suite]\n" + suite_lines +
+         "\n[data]\nsource = \"gaussian\"\n\n[net]\npreset = \"cifar10-ddpmpp-tiny\"\n\n[train]\nbatch = 8\n\n"
+         "[evaluation]\n" +
+         evaluation_lines + "\n[evaluation.reference]\nimages = \"cifar10:train\"\n";
+}
+
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;

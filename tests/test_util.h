@@ -63,6 +63,10 @@ std::string tiny_suite_head(const std::string& name, int seed, const std::string
 // reference's Inception features computed from its images.
 std::string tiny_swd_evaluation(int num_samples, const std::string& reference, int batch = 0,
                                 const std::string& inception_weights = "");
+// The head of a suite that a test parses (or runs a step or two of): [suite] with `suite_lines`,
+// Gaussian 32x32 data, the tiny DDPM++ at batch 8, [evaluation] with `evaluation_lines` and
+// [evaluation.reference] images cifar10:train; the metric policies, stages and findings follow.
+std::string parse_suite_head(const std::string& suite_lines, const std::string& evaluation_lines);
 // [stages.teacher] (EDM, evaluated at NFE 3) and [stages.ect] (ECT from the teacher), CIFAR-10 presets.
 std::string teacher_then_ect_stages(int teacher_steps, int ect_steps);
 
