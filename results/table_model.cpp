@@ -14,15 +14,21 @@ namespace cmbench::results {
 
 namespace {
 
+// Decimals for a value's magnitude; kSignificant (3 significant digits, "1.82e-06") below 1e-3,
+// where 4 decimals would print the exact metrics' small values (target variances) as 0.0000.
+constexpr int kSignificant = -1;
+
 int display_decimals(double v) {
   const double a = std::fabs(v);
   if (a >= 100) return 1;
   if (a >= 1) return 2;
+  if (a > 0 && a < 1e-3) return kSignificant;
   return 4;
 }
 
 std::string display_value(double v, int decimals) {
   if (std::isnan(v)) return "nan";
+  if (decimals == kSignificant) return fmt::format("{:.3g}", v);
   return fmt::format("{:.{}f}", v, decimals);
 }
 

@@ -134,6 +134,19 @@ TEST(ResultTable, MarkdownGolden) { EXPECT_EQ(render_table(sample_input(1), Tabl
 TEST(ResultTable, CsvGolden) { EXPECT_EQ(render_table(sample_input(1), TableFormat::csv), kCsv); }
 TEST(ResultTable, LatexGolden) { EXPECT_EQ(render_table(sample_input(1), TableFormat::latex), kLatex); }
 
+// Values below 1e-3 (the exact metrics' target variances) keep 3 significant digits instead of
+// printing as 0.0000; the CSV keeps full precision.
+TEST(ResultTable, SmallValuesKeepSignificantDigits) {
+  auto input = sample_input(1);
+  for (auto& row : input.stores[0].runs[0].evaluations) {
+    if (row.metric == "swd") row.value = row.nfe == 1 ? 1.816e-6 : -2.5e-4;
+  }
+  const auto md = render_table(input, TableFormat::markdown);
+  EXPECT_NE(md.find("| teacher | edm | 1 | 100.0 (n=256) | 1.82e-06 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| teacher | edm | 2 | 50.00 (n=256) | -0.00025 |"), std::string::npos) << md;
+  EXPECT_NE(render_table(input, TableFormat::csv).find("teacher,edm,1,100,1.816e-06,"), std::string::npos);
+}
+
 TEST(ResultTable, ThreeSeedSetsMarkdownGolden) {
   EXPECT_EQ(render_table(three_seed_set_input(), TableFormat::markdown), kMarkdownThreeSeedSets);
 }
