@@ -3,6 +3,7 @@
 #include <future>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "core/numpy_random.h"
@@ -29,6 +30,19 @@ torch::Tensor read_batch(const ImageSource& source, const std::vector<int64_t>& 
 }
 
 }  // namespace
+
+void ConstantImagesCheck::add(const torch::Tensor& images) {
+  if (images.size(0) == 0) return;
+  if (!first_.defined()) first_ = images[0].clone();
+  if (identical_) identical_ = torch::equal(images, first_.unsqueeze(0).expand_as(images));
+  count_ += images.size(0);
+}
+
+void ConstantImagesCheck::warn(const std::string& set_name) const {
+  if (!all_identical()) return;
+  spdlog::warn("{}: all {} images are identical (a collapsed or constant generator?); a distance or score of them "
+               "measures nothing", set_name, count_);
+}
 
 void extract_batches(const ImageSource& source, const std::vector<int64_t>& indices, const BatchFeatureRun& network,
                      const ExtractionOptions& options,
@@ -67,6 +81,7 @@ void extract_batches(const ImageSource& source, const std::vector<int64_t>& indi
   const size_t total = indices.size();
   std::unique_ptr<ProgressBar> bar;
   if (options.progress()) bar = std::make_unique<ProgressBar>(options.label(), static_cast<int64_t>(total), "img");
+  ConstantImagesCheck constant;
   auto next = std::async(std::launch::async, read_batch, std::cref(source), std::cref(indices), size_t{0},
                          std::min(batch, total));
   for (size_t begin = 0; begin < total; begin += batch) {
@@ -76,10 +91,12 @@ void extract_batches(const ImageSource& source, const std::vector<int64_t>& indi
       next = std::async(std::launch::async, read_batch, std::cref(source), std::cref(indices), end,
                         std::min(end + batch, total));
     }
+    constant.add(images);
     consume(network.run(images));
     if (bar) bar->advance(static_cast<int64_t>(end - begin));
   }
   if (bar) bar->finish();
+  constant.warn(source.name());
 }
 
 void extract_features(const ImageSource& source, const std::vector<int64_t>& indices, InceptionDetector& detector,

@@ -36,10 +36,26 @@ struct BatchFeatureRun {
 // or the source is empty.
 std::vector<int64_t> select_indices(const ImageSource& source, int64_t num, int64_t seed);
 
+// Tracks whether every image of a set equals its first one (a collapsed or constant generator):
+// `add` each batch (N, ...) in order, then `warn` logs one warning naming the set when all of at
+// least two images were identical (issue 17.4: a distance or score of such a set measures nothing).
+class ConstantImagesCheck {
+ public:
+  void add(const torch::Tensor& images);
+  bool all_identical() const { return count_ > 1 && identical_; }
+  void warn(const std::string& set_name) const;
+
+ private:
+  torch::Tensor first_;
+  int64_t count_ = 0;
+  bool identical_ = true;
+};
+
 // Runs `network` on the images at `indices` (in that order), batch by batch, handing each batch's
 // outputs to `consume`. With a `group` of several ranks, batch k runs on rank k mod W (owns_batch) and
 // the outputs are gathered, so every rank's `consume` sees each batch in order with exactly the
-// one-process values (the same images in the same batches); every rank must call it.
+// one-process values (the same images in the same batches); every rank must call it. Warns when
+// every image is the same (ConstantImagesCheck).
 void extract_batches(const ImageSource& source, const std::vector<int64_t>& indices, const BatchFeatureRun& network,
                      const ExtractionOptions& options,
                      const std::function<void(const std::vector<torch::Tensor>& outputs)>& consume,

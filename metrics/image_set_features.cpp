@@ -117,7 +117,12 @@ ImageSetFeatures image_set_features(const ImageSource& source, const std::vector
   out.name = source.name();
   out.count = static_cast<int64_t>(indices.size());
   for (const auto feature : features) out.sources[feature] = source.name();
-  if (features.count(Feature::pixels)) out.pixels = source.read_indices(indices);
+  if (features.count(Feature::pixels)) {
+    out.pixels = source.read_indices(indices);
+    ConstantImagesCheck constant;
+    constant.add(out.pixels);
+    if (!needs_detector(features) && !needs_dinov2(features) && !needs_vgg16(features)) constant.warn(source.name());
+  }
   // The ground truth is the source's distribution, not a feature of its images: the mixture and its
   // probe set at the default size (callers that set the size use ground_truth_features).
   if (features.count(Feature::ground_truth)) {

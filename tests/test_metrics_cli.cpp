@@ -176,6 +176,23 @@ TEST(MetricsCli, SwdNeedsNoWeights) {
   EXPECT_EQ(parse_json(r).at("swd"), j.at("swd"));
 }
 
+// A set of identical images (a collapsed generator) still gets its number, with one warning naming
+// the set (issue 17.4); a set of different images gets none.
+TEST(MetricsCli, IdenticalImagesAreWarnedAbout) {
+  test::TempDir dir;
+  const auto a = write_images(dir, "a.npz", 8, 32, 5);
+  const auto constant = dir.file("constant.npz");
+  write_npz(constant, {{"images", from_tensor(torch::full({8, 32, 32, 3}, 7, torch::kUInt8))}});
+  auto r = test::run_cli({"swd", constant, a, "--json"}, kNoWeightsEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("all 8 images are identical (a collapsed or constant generator?)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("constant.npz"), std::string::npos) << r.err;
+  EXPECT_GT(parse_json(r).at("swd").get<double>(), 0.0);
+  r = test::run_cli({"swd", a, a, "--json"}, kNoWeightsEnv);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("identical"), std::string::npos) << r.err;
+}
+
 // `--num` takes EDM's subset of each set (DESIGN.md), with --seed also seeding the subsets; the
 // first n images would give another value.
 TEST(MetricsCli, SwdNumTakesTheEdmSubset) {
