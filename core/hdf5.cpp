@@ -51,7 +51,11 @@ H5::H5File open_read(const std::string& path) {
 void write_atomic(const std::string& path, const std::function<void(H5::H5File&)>& fill) {
   atomic_write(path, [&](const std::string& temporary) {
     try {
-      H5::H5File file(temporary, H5F_ACC_TRUNC);
+      // Untimed root group too: HDF5 2 stores the root's creation time otherwise, and equal content
+      // must give equal bytes.
+      H5::FileCreatPropList creation;
+      H5Pset_obj_track_times(creation.getId(), false);
+      H5::H5File file(temporary, H5F_ACC_TRUNC, creation);
       fill(file);
       file.close();
     } catch (const H5::Exception& e) {
