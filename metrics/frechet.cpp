@@ -33,7 +33,7 @@ void check_statistics(const torch::Tensor& mu, const torch::Tensor& sigma, const
   }
   const auto eigenvalues = compat::eigvalsh((s + s.transpose(0, 1)) * 0.5);
   const double smallest = eigenvalues.min().item<double>(), largest = eigenvalues.max().item<double>();
-  if (smallest < -kStatisticsPsdTolerance * std::max(largest, 0.0) || (largest <= 0 && smallest < 0)) {
+  if (smallest < -kStatisticsPsdTolerance * std::max(largest, 0.0)) {
     throw InputError(fmt::format("{}: sigma is not positive semi-definite (smallest eigenvalue {:.3g}, largest {:.3g}; "
                                  "tolerance {:g} of the largest)", name, smallest, largest, kStatisticsPsdTolerance));
   }

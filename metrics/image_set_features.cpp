@@ -119,9 +119,12 @@ ImageSetFeatures image_set_features(const ImageSource& source, const std::vector
   for (const auto feature : features) out.sources[feature] = source.name();
   if (features.count(Feature::pixels)) {
     out.pixels = source.read_indices(indices);
-    ConstantImagesCheck constant;
-    constant.add(out.pixels);
-    if (!needs_detector(features) && !needs_dinov2(features) && !needs_vgg16(features)) constant.warn(source.name());
+    // Every network extraction below warns itself (extract_batches); a set read as pixels only is checked here.
+    if (!needs_detector(features) && !needs_dinov2(features) && !needs_vgg16(features)) {
+      ConstantImagesCheck constant;
+      constant.add(out.pixels);
+      constant.warn(source.name());
+    }
   }
   // The ground truth is the source's distribution, not a feature of its images: the mixture and its
   // probe set at the default size (callers that set the size use ground_truth_features).

@@ -83,9 +83,9 @@ TEST(SampleKnobs, ClampFlagsAndChurnRules) {
 // checkpoint and its weights group instead of writing black images (issue 17: no silent garbage).
 TEST(SampleChecks, NonFiniteNetworkOutputStops) {
   test::TempDir dir;
-  auto checkpoint = read_checkpoint(train_toy_ct(dir));
-  const auto sampled = test::run_cli({"sample", "--ckpt", dir.file("run/ckpt-00000001.h5"), "--num", "4", "--out",
-                                      dir.file("good.npz")});
+  const auto ckpt = train_toy_ct(dir);
+  auto checkpoint = read_checkpoint(ckpt);
+  const auto sampled = test::run_cli({"sample", "--ckpt", ckpt, "--num", "4", "--out", dir.file("good.npz")});
   ASSERT_EQ(sampled.exit_code, 0) << sampled.err;
   for (const auto& name : {"ema", "model"}) {
     if (!checkpoint.has(name)) continue;
