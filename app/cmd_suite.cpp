@@ -174,6 +174,19 @@ void add_suite_commands(CLI::App& app) {
     }
   });
 
+  struct PackOptions {
+    std::string store, out;
+  };
+  auto k = std::make_shared<PackOptions>();
+  auto* pack = app.add_subcommand("pack", "copy a result store into one self-contained file (runs inside it)");
+  pack->add_option("store", k->store, "STORE.h5 (with its STORE.h5.runs folder)")->required();
+  pack->add_option("out", k->out, "OUT.h5, e.g. a baseline to commit or a file to share")->required();
+  on_selected(pack, [k] {
+    const auto contents = results::read_store(k->store);
+    results::write_store(k->out, contents);
+    std::cout << fmt::format("{}: {} runs, {} suites\n", k->out, contents.runs.size(), contents.suites.size());
+  });
+
   struct CompareOptions {
     std::string baseline, current, suite, metric;
     double rtol = 0;

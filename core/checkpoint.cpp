@@ -26,7 +26,9 @@ void write_attribute(H5::H5File& file, const std::string& name, const nlohmann::
 }
 
 nlohmann::json read_attribute(const H5::H5File& file, const std::string& name) {
-  const auto type = file.openAttribute(name).getTypeClass();
+  const auto attribute = file.openAttribute(name);
+  if (attribute.getSpace().getSimpleExtentNpoints() != 1) return nullptr;  // arrays are not part of the format
+  const auto type = attribute.getTypeClass();
   if (type == H5T_INTEGER) return h5::get_int_attribute(file, name);
   if (type == H5T_FLOAT) return h5::get_double_attribute(file, name);
   if (type == H5T_STRING) return h5::get_string_attribute(file, name);
@@ -147,8 +149,8 @@ Checkpoint read_checkpoint(const std::string& path, const std::vector<std::strin
   return out;
 }
 
-LoadReport load_named_tensors(const NamedTensors& source, const NamedTensors& destination, bool strict,
-                              const std::string& context) {
+LoadReport check_named_tensors(const NamedTensors& source, const NamedTensors& destination, bool strict,
+                               const std::string& context) {
   std::unordered_map<std::string, const torch::Tensor*> by_name;
   for (const auto& [name, tensor] : source) by_name.emplace(name, &tensor);
   LoadReport report;
@@ -176,6 +178,14 @@ LoadReport load_named_tensors(const NamedTensors& source, const NamedTensors& de
     for (size_t i = 0; i < problems.size(); ++i) message += (i ? "; " : "") + problems[i];
     throw InputError(message);
   }
+  return report;
+}
+
+LoadReport load_named_tensors(const NamedTensors& source, const NamedTensors& destination, bool strict,
+                              const std::string& context) {
+  const auto report = check_named_tensors(source, destination, strict, context);
+  std::unordered_map<std::string, const torch::Tensor*> by_name;
+  for (const auto& [name, tensor] : source) by_name.emplace(name, &tensor);
   torch::NoGradGuard no_grad;
   for (const auto& [name, target] : destination) {
     auto it = by_name.find(name);

@@ -61,5 +61,8 @@ struct LoadReport {
 // names. Every problem is reported in one InputError that starts with `context` (e.g. "FILE:/ema").
 LoadReport load_named_tensors(const NamedTensors& source, const NamedTensors& destination, bool strict,
                               const std::string& context);
+// The same checks and report without copying (destinations may be meta tensors).
+LoadReport check_named_tensors(const NamedTensors& source, const NamedTensors& destination, bool strict,
+                               const std::string& context);
 
 }  // namespace cmbench

@@ -42,6 +42,31 @@ std::vector<std::string> split_key(std::string_view key) {
   return parts;
 }
 
+// Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF), as the
+// JSON a config becomes requires. TOML files are checked by their parser; --set text is not.
+bool is_utf8(std::string_view s) {
+  size_t i = 0;
+  const auto byte = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const auto tail = [&](size_t k) { return (byte(k) & 0xC0) == 0x80; };
+  while (i < s.size()) {
+    const unsigned c = byte(0);
+    size_t length = 1;
+    if (c < 0x80) length = 1;
+    else if (c >= 0xC2 && c <= 0xDF) length = 2;
+    else if (c >= 0xE0 && c <= 0xEF) length = 3;
+    else if (c >= 0xF0 && c <= 0xF4) length = 4;
+    else return false;
+    for (size_t k = 1; k < length; ++k)
+      if (!tail(k)) return false;
+    const unsigned second = byte(1);
+    if ((c == 0xE0 && second < 0xA0) || (c == 0xED && second > 0x9F) || (c == 0xF0 && second < 0x90) ||
+        (c == 0xF4 && second > 0x8F))
+      return false;
+    i += length;
+  }
+  return true;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -231,6 +256,7 @@ std::string Config::full_key(std::string_view key) const {
 }
 
 void Config::set(std::string_view assignment) {
+  if (!is_utf8(assignment)) throw InputError("--set: an assignment is not valid UTF-8 text");
   const size_t eq = assignment.find('=');
   const std::string_view key = trim(assignment.substr(0, eq));
   if (eq == std::string_view::npos || key.empty()) {

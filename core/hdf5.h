@@ -17,6 +17,17 @@ H5::H5File open_read(const std::string& path);
 // Writes a complete new file atomically (temporary file, fsync, rename). `fill` gets the open file.
 void write_atomic(const std::string& path, const std::function<void(H5::H5File&)>& fill);
 
+// The largest dataset a reader allocates for, whatever the file declares.
+inline constexpr uint64_t kMaxDatasetBytes = uint64_t{1} << 40;
+// Deflate, the strongest filter h5py writes by default, compresses at most about 1032:1.
+inline constexpr uint64_t kMaxCompressionRatio = 1100;
+
+// The element count of a dataset, checked before a reader allocates for it: a simple or scalar
+// dataspace, data in this file (no external or virtual storage), and a declared size that the file
+// holds (at most kMaxCompressionRatio times its stored bytes when filtered) and that is below
+// kMaxDatasetBytes. InputError naming the file, the dataset and the limit otherwise.
+uint64_t checked_element_count(const H5::DataSet& dataset, const std::string& where);
+
 // Tensor <-> dataset (float32, float64, int32, int64, uint8; any shape, including scalars).
 void write_tensor(H5::Group& group, const std::string& name, const torch::Tensor& tensor);
 torch::Tensor read_tensor(const H5::Group& group, const std::string& name);

@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/npy_zip.h"
 
 namespace cmbench {
 
@@ -101,7 +102,7 @@ std::vector<int64_t> parse_shape(const std::string& text, const std::string& sou
       if (!std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         throw InputError(fmt::format("{}: npy header has an invalid shape {}", source, text));
       }
-      shape.push_back(std::stoll(part));
+      shape.push_back(parse_npy_dimension(part, source));
     }
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -149,6 +150,29 @@ std::string member_key(const std::string& name) {
 }
 
 }  // namespace
+
+uint64_t npy_data_bytes(const std::vector<int64_t>& shape, size_t item_size, const std::string& source) {
+  uint64_t nonzero = item_size;
+  bool empty = false;
+  for (const int64_t d : shape) {
+    if (d < 0) throw InputError(fmt::format("{}: npy shape has a negative dimension {}", source, d));
+    if (d == 0) {
+      empty = true;
+    } else if (nonzero > static_cast<uint64_t>(INT64_MAX) / static_cast<uint64_t>(d)) {
+      throw InputError(fmt::format("{}: npy shape is too large (over 2^63 bytes)", source));
+    } else {
+      nonzero *= static_cast<uint64_t>(d);
+    }
+  }
+  return empty ? 0 : nonzero;
+}
+
+int64_t parse_npy_dimension(const std::string& digits, const std::string& source) {
+  const bool valid = !digits.empty() && digits.size() <= 18 &&
+                     std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!valid) throw InputError(fmt::format("{}: npy shape dimension '{}' is not a number below 10^18", source, digits));
+  return std::stoll(digits);
+}
 
 size_t dtype_size(DType dtype) { return info(dtype).size; }
 std::string dtype_name(DType dtype) { return info(dtype).name; }
@@ -235,7 +259,7 @@ NpyArray parse_npy(const uint8_t* data, size_t size, const std::string& source) 
   NpyArray array;
   array.dtype = parse_descr(descr, source);
   array.shape = parse_shape(shape_text, source);
-  const size_t want = static_cast<size_t>(array.numel()) * dtype_size(array.dtype);
+  const uint64_t want = npy_data_bytes(array.shape, dtype_size(array.dtype), source);
   const size_t have = size - offset - header_len;
   if (have < want) {
     throw InputError(fmt::format("{}: truncated npy data: shape {} needs {} bytes, found {}", source,
@@ -292,20 +316,13 @@ NpzMap read_npz(const std::string& path, const std::vector<std::string>& keys) {
   const zip_int64_t count = zip_get_num_entries(z.get(), 0);
   for (zip_int64_t i = 0; i < count; ++i) {
     zip_stat_t st;
-    if (zip_stat_index(z.get(), static_cast<zip_uint64_t>(i), 0, &st) != 0) {
+    if (zip_stat_index(z.get(), static_cast<zip_uint64_t>(i), 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME)) {
       throw InputError(fmt::format("{}: cannot read archive entry {}", path, i));
     }
     const std::string key = member_key(st.name);
     if (!keys.empty() && std::find(keys.begin(), keys.end(), key) == keys.end()) continue;
     const std::string source = fmt::format("{}[{}]", path, key);
-    std::vector<uint8_t> buffer(st.size);
-    zip_file_t* f = zip_fopen_index(z.get(), static_cast<zip_uint64_t>(i), 0);
-    if (!f) throw InputError(fmt::format("{}: cannot open archive member: {}", source, zip_strerror(z.get())));
-    const zip_int64_t got = zip_fread(f, buffer.data(), st.size);
-    const bool ok = got == static_cast<zip_int64_t>(st.size);
-    std::string err = ok ? std::string() : zip_file_strerror(f);
-    zip_fclose(f);
-    if (!ok) throw InputError(fmt::format("{}: corrupted archive member: {}", source, err));
+    const auto buffer = read_zip_member(z.get(), static_cast<zip_uint64_t>(i), path, source);
     out.emplace(key, parse_npy(buffer.data(), buffer.size(), source));
   }
   for (const auto& k : keys) {

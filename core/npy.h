@@ -58,6 +58,13 @@ struct NpyArray {
 };
 
 // `source` names the file (and archive member) in error messages.
+// The byte count of a `shape` array of `item_size`-byte elements; InputError when it overflows 64 bits
+// (the product of the non-zero dimensions is checked, so a zero dimension does not hide a huge one).
+uint64_t npy_data_bytes(const std::vector<int64_t>& shape, size_t item_size, const std::string& source);
+// One dimension of a numpy header shape (decimal digits only); InputError when it has no digits or
+// does not fit in int64.
+int64_t parse_npy_dimension(const std::string& digits, const std::string& source);
+
 NpyArray parse_npy(const uint8_t* data, size_t size, const std::string& source);
 std::vector<uint8_t> serialize_npy(const NpyArray& array);
 

@@ -31,7 +31,30 @@ PngHeader parse_png_header(const uint8_t* data, size_t size, const std::string& 
   const int color_type = data[25];
   header.channels = (color_type == 0 || color_type == 4) ? 1 : 3;
   if (header.width <= 0 || header.height <= 0) throw InputError(fmt::format("{}: PNG with an empty image", source));
+  if (header.width > kMaxPngPixels || header.height > kMaxPngPixels || header.width * header.height > kMaxPngPixels) {
+    throw InputError(fmt::format("{}: PNG of {}x{} pixels is larger than the {} pixels cmbench decodes", source,
+                                 header.width, header.height, kMaxPngPixels));
+  }
   return header;
+}
+
+void check_png_data_size(const uint8_t* data, size_t size, uint64_t file_size, const std::string& source) {
+  const PngHeader header = parse_png_header(data, size, source);
+  const int bit_depth = data[24];
+  const int color_type = data[25];
+  const int samples = color_type == 0 ? 1 : color_type == 2 ? 3 : color_type == 3 ? 1 : color_type == 4 ? 2
+                    : color_type == 6 ? 4 : 0;
+  if (samples == 0 || (bit_depth != 1 && bit_depth != 2 && bit_depth != 4 && bit_depth != 8 && bit_depth != 16)) {
+    throw InputError(fmt::format("{}: corrupted PNG (bit depth {}, colour type {})", source, bit_depth, color_type));
+  }
+  // Each row is a filter byte and its packed samples (interlacing only adds bytes).
+  const uint64_t row_bytes = 1 + (static_cast<uint64_t>(header.width) * samples * bit_depth + 7) / 8;
+  const uint64_t raw_bytes = row_bytes * static_cast<uint64_t>(header.height);
+  constexpr uint64_t kMaxZlibRatio = 1032;
+  if (raw_bytes / kMaxZlibRatio > file_size) {
+    throw InputError(fmt::format("{}: PNG declares {}x{} pixels, more than its {} bytes can hold (corrupted)", source,
+                                 header.width, header.height, file_size));
+  }
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {

@@ -265,6 +265,7 @@ void apply_orientation(const uint8_t* pixels, int64_t width, int64_t height, int
 
 void decode_png(const uint8_t* data, size_t size, const PngHeader& expected, uint8_t* out,
                 const std::string& source) {
+  check_png_data_size(data, size, size, source);
   const auto corrupted = [&] { return InputError(fmt::format("{}: corrupted PNG (cannot decode)", source)); };
   const int channels = expected.channels == 1 ? 1 : 3;
   PngReadStruct reader;

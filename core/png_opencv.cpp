@@ -15,6 +15,7 @@ namespace cmbench {
 
 void decode_png(const uint8_t* data, size_t size, const PngHeader& expected, uint8_t* out,
                 const std::string& source) {
+  check_png_data_size(data, size, size, source);
   const cv::Mat encoded(1, static_cast<int>(size), CV_8UC1, const_cast<uint8_t*>(data));
   cv::Mat image;
   try {

@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -26,7 +27,11 @@ std::map<std::string, std::vector<uint8_t>> read_archive_members(
     const char* path = archive_entry_pathname(entry);
     if (!path || !wanted(path)) continue;
     std::vector<uint8_t> bytes;
-    if (archive_entry_size_is_set(entry)) bytes.reserve(static_cast<size_t>(archive_entry_size(entry)));
+    // The declared size is only a hint: a header must not decide a large allocation on its own.
+    constexpr la_int64_t kMaxReserve = la_int64_t{1} << 26;
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0) {
+      bytes.reserve(static_cast<size_t>(std::min(archive_entry_size(entry), kMaxReserve)));
+    }
     uint8_t buffer[1 << 16];
     la_ssize_t got = 0;
     while ((got = archive_read_data(reader.get(), buffer, sizeof buffer)) > 0) bytes.insert(bytes.end(), buffer, buffer + got);

@@ -3,6 +3,7 @@
 // 1-based class numbers).
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -23,8 +24,33 @@ std::vector<int64_t> integer_labels(const NpyArray& array, const std::string& so
   if (array.dtype == DType::f32 || array.dtype == DType::f64 || array.dtype == DType::boolean) {
     throw InputError(fmt::format("{}: labels must be integers, got {}", source, dtype_name(array.dtype)));
   }
-  const auto values = array.to_doubles();
-  return std::vector<int64_t>(values.begin(), values.end());
+  // Each value converted exactly from its own type (through double, a uint64 beyond int64 would be
+  // undefined and a large int64 rounded).
+  std::vector<int64_t> labels(static_cast<size_t>(array.numel()));
+  const auto convert = [&](auto tag) {
+    using T = decltype(tag);
+    const T* values = reinterpret_cast<const T*>(array.bytes.data());
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if constexpr (std::is_same_v<T, uint64_t>) {
+        if (values[i] > static_cast<uint64_t>(INT64_MAX)) {
+          throw InputError(fmt::format("{}: label {} of image {} does not fit in int64", source, values[i], i));
+        }
+      }
+      labels[i] = static_cast<int64_t>(values[i]);
+    }
+  };
+  switch (array.dtype) {
+    case DType::u8: convert(uint8_t{}); break;
+    case DType::i8: convert(int8_t{}); break;
+    case DType::u16: convert(uint16_t{}); break;
+    case DType::i16: convert(int16_t{}); break;
+    case DType::u32: convert(uint32_t{}); break;
+    case DType::i32: convert(int32_t{}); break;
+    case DType::u64: convert(uint64_t{}); break;
+    case DType::i64: convert(int64_t{}); break;
+    default: break;  // refused above
+  }
+  return labels;
 }
 
 // uint8 (N, H, W, C) with C 1 or 3, read lazily.
@@ -45,6 +71,9 @@ class ArrayImageSource : public BasicImageSource {
     width_ = shape[2];
     channels_ = shape[3];
     if (count_ == 0) throw InputError(fmt::format("{}: no images", array_->source()));
+    if (height_ == 0 || width_ == 0) {
+      throw InputError(fmt::format("{}: images of {}x{} pixels are empty", array_->source(), width_, height_));
+    }
   }
   void attach_labels(const NpyArray& labels, const std::string& source) {
     set_labels(integer_labels(labels, source), source);
@@ -71,6 +100,7 @@ class ImagenetBatchSource : public BasicImageSource {
         throw InputError(fmt::format("{}: 'data' must be uint8 (N, 3*R*R), got '{}' ({})", file, data->descr(),
                                      fmt::join(shape, ", ")));
       }
+      if (shape[0] == 0) throw InputError(fmt::format("{}: 'data' holds no images", file));
       const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(shape[1]) / 3.0)));
       if (3 * side * side != shape[1] || side == 0) {
         throw InputError(fmt::format("{}: 'data' rows of {} values are not 3 square planes", file, shape[1]));

@@ -261,6 +261,7 @@ std::vector<uint8_t> records_from_png_strip(const std::vector<uint8_t>& png, con
   if (header.height != static_cast<int64_t>(labels.size())) {
     throw InputError(fmt::format("{}: {} image rows but {} labels", source, header.height, labels.size()));
   }
+  check_png_data_size(png.data(), png.size(), png.size(), source);
   std::vector<uint8_t> rgb(static_cast<size_t>(header.height * header.width * 3));
   decode_png(png.data(), png.size(), header, rgb.data(), source);
   std::vector<uint8_t> records(static_cast<size_t>(header.height * kRecordBytes));

@@ -5,6 +5,8 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <mutex>
 
@@ -12,6 +14,8 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/npy.h"
+#include "core/npy_zip.h"
 
 namespace cmbench {
 
@@ -49,7 +53,7 @@ std::vector<int64_t> parse_shape(const std::string& text, const std::string& sou
     if (c >= '0' && c <= '9') {
       number += c;
     } else if (c == ',' || c == ')') {
-      if (!number.empty()) shape.push_back(std::stoll(number));
+      if (!number.empty()) shape.push_back(parse_npy_dimension(number, source));
       number.clear();
     } else if (c != ' ' && c != 'L') {
       throw InputError(fmt::format("{}: npy header has no valid shape", source));
@@ -106,27 +110,22 @@ class ZipMemberNpy : public LazyNpy {
       throw InputError(fmt::format("{}: no array '{}'", path, key));
     }
     zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat_index(zip_, static_cast<zip_uint64_t>(index), 0, &st) != 0 ||
-        !(st.valid & ZIP_STAT_SIZE)) {
-      zip_discard(zip_);
-      throw InputError(fmt::format("{}: cannot stat the member", source_));
+    try {
+      st = checked_zip_stat(zip_, static_cast<zip_uint64_t>(index), path, source_);
+      seekable_ = st.comp_method == ZIP_CM_STORE;
+      if (!seekable_) memory_ = read_zip_member(zip_, static_cast<zip_uint64_t>(index), path, source_);
+    } catch (...) {
+      close();
+      throw;
     }
-    file_ = zip_fopen_index(zip_, static_cast<zip_uint64_t>(index), 0);
-    if (!file_) {
-      std::string message = zip_strerror(zip_);
-      zip_discard(zip_);
-      throw InputError(fmt::format("{}: cannot open the member: {}", source_, message));
-    }
-    seekable_ = (st.valid & ZIP_STAT_COMP_METHOD) && st.comp_method == ZIP_CM_STORE;
-    if (!seekable_) {
-      memory_.resize(st.size);
-      const zip_int64_t got = zip_fread(file_, memory_.data(), st.size);
-      if (got != static_cast<zip_int64_t>(st.size)) {
-        const std::string message = zip_file_strerror(file_);
+    if (seekable_) {
+      file_ = zip_fopen_index(zip_, static_cast<zip_uint64_t>(index), 0);
+      if (!file_) {
+        const std::string message = zip_strerror(zip_);
         close();
-        throw InputError(fmt::format("{}: corrupted member: {}", source_, message));
+        throw InputError(fmt::format("{}: cannot open the member: {}", source_, message));
       }
+    } else {
       close();
     }
     try {
@@ -182,7 +181,7 @@ int64_t LazyNpy::numel() const {
   return n;
 }
 
-size_t LazyNpy::item_size() const { return descr_.size() >= 3 ? std::stoul(descr_.substr(2)) : 0; }
+size_t LazyNpy::item_size() const { return std::stoul(descr_.substr(2)); }
 
 uint64_t LazyNpy::parse_header(const RawReader& read_raw, uint64_t total_size) {
   uint8_t preamble[12] = {};
@@ -208,7 +207,12 @@ uint64_t LazyNpy::parse_header(const RawReader& read_raw, uint64_t total_size) {
   read_raw(header_start, header_size, header.data());
   descr_ = dict_value(header, "descr");
   if (descr_.size() >= 2 && (descr_.front() == '\'' || descr_.front() == '"')) descr_ = descr_.substr(1, descr_.size() - 2);
-  if (descr_.size() < 3) throw InputError(fmt::format("{}: npy header has no valid dtype", source_));
+  // A kind letter and a size of 1 to 16 bytes: what item_size() and the readers of the data rely on.
+  const bool valid_descr = descr_.size() >= 3 && descr_.size() <= 4 && std::string("<>|=").find(descr_[0]) != std::string::npos &&
+                           std::isalpha(static_cast<unsigned char>(descr_[1])) &&
+                           std::all_of(descr_.begin() + 2, descr_.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                           std::stoul(descr_.substr(2)) >= 1 && std::stoul(descr_.substr(2)) <= 16;
+  if (!valid_descr) throw InputError(fmt::format("{}: npy header has no valid dtype ('{}')", source_, descr_));
   if (descr_[0] == '>' && descr_.substr(1) != "u1" && descr_.substr(1) != "i1") {
     throw InputError(fmt::format("{}: big-endian arrays are not supported", source_));
   }
@@ -218,7 +222,7 @@ uint64_t LazyNpy::parse_header(const RawReader& read_raw, uint64_t total_size) {
   }
   shape_ = parse_shape(dict_value(header, "shape"), source_);
   const uint64_t data_offset = header_start + header_size;
-  const uint64_t need = static_cast<uint64_t>(numel()) * item_size();
+  const uint64_t need = npy_data_bytes(shape_, item_size(), source_);
   if (total_size - data_offset < need) {
     throw InputError(fmt::format("{}: truncated: shape {} needs {} data bytes, the file holds {}", source_,
                                  fmt::join(shape_, "x"), need, total_size - data_offset));

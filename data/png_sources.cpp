@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "data/basic_image_source.h"
+#include "core/npy_zip.h"
 #include "core/png.h"
 
 namespace cmbench {
@@ -36,6 +37,8 @@ class PngSetSource : public BasicImageSource {
     for (size_t i = 0; i < names_.size(); ++i) {
       const auto prefix = read_prefix(names_[i], 26);
       const PngHeader header = parse_png_header(prefix.data(), prefix.size(), member_name(names_[i]));
+      // Before read() allocates images of this size from the header alone.
+      check_png_data_size(prefix.data(), prefix.size(), member_size(names_[i]), member_name(names_[i]));
       if (i == 0) {
         header_ = header;
       } else if (header.width != header_.width || header.height != header_.height ||
@@ -60,6 +63,7 @@ class PngSetSource : public BasicImageSource {
 
   virtual std::vector<uint8_t> read_member(const std::string& name) const = 0;
   virtual std::vector<uint8_t> read_prefix(const std::string& name, size_t size) const = 0;
+  virtual uint64_t member_size(const std::string& name) const = 0;  // bytes of the encoded file
   virtual std::string member_name(const std::string& name) const = 0;  // for messages
 
   std::vector<std::string> names_;
@@ -96,6 +100,12 @@ class PngFolderSource : public PngSetSource {
     in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
     bytes.resize(static_cast<size_t>(std::max<std::streamsize>(in.gcount(), 0)));
     return bytes;
+  }
+  uint64_t member_size(const std::string& name) const override {
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(member_name(name), ec);
+    if (ec) throw InputError(fmt::format("{}: cannot read the size: {}", member_name(name), ec.message()));
+    return size;
   }
   std::string member_name(const std::string& name) const override { return folder_ + "/" + name; }
 
@@ -146,28 +156,22 @@ class EdmZipSource : public PngSetSource {
   std::vector<uint8_t> read_prefix(const std::string& name, size_t size) const override {
     return read_entry(name, size);
   }
+  uint64_t member_size(const std::string& name) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return checked_zip_stat(zip_, locate(name), path_, member_name(name)).size;
+  }
   std::string member_name(const std::string& name) const override { return path_ + ":" + name; }
 
  private:
   // The whole entry (limit 0) or its first `limit` bytes. libzip handles are not thread-safe.
   std::vector<uint8_t> read_entry(const std::string& name, size_t limit) const {
     std::lock_guard<std::mutex> lock(mutex_);
-    zip_stat_t st;
-    zip_stat_init(&st);
-    if (zip_stat(zip_, name.c_str(), 0, &st) != 0) {
-      throw InputError(fmt::format("{}: missing entry: {}", member_name(name), zip_strerror(zip_)));
-    }
-    const size_t size = limit ? std::min<size_t>(limit, st.size) : st.size;
-    zip_file_t* file = zip_fopen(zip_, name.c_str(), 0);
-    if (!file) throw InputError(fmt::format("{}: cannot open entry: {}", member_name(name), zip_strerror(zip_)));
-    // Asking for one byte more than a whole entry makes libzip reach the end and check its CRC.
-    std::vector<uint8_t> bytes(size + (limit ? 0 : 1));
-    const zip_int64_t got = zip_fread(file, bytes.data(), bytes.size());
-    const std::string message = got == static_cast<zip_int64_t>(size) ? "" : zip_file_strerror(file);
-    zip_fclose(file);
-    bytes.resize(size);
-    if (!message.empty()) throw InputError(fmt::format("{}: corrupted entry: {}", member_name(name), message));
-    return bytes;
+    return read_zip_member(zip_, locate(name), path_, member_name(name), limit);
+  }
+  zip_uint64_t locate(const std::string& name) const {
+    const zip_int64_t index = zip_name_locate(zip_, name.c_str(), 0);
+    if (index < 0) throw InputError(fmt::format("{}: missing entry: {}", member_name(name), zip_strerror(zip_)));
+    return static_cast<zip_uint64_t>(index);
   }
 
   std::string path_;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <sstream>
 
 #include "core/atomic_file.h"
@@ -49,7 +50,9 @@ SeedRange parse_seed_range(const std::string& text, const std::string& what) {
     size_t used_a = 0, used_b = 0;
     const int64_t a = std::stoll(text.substr(0, dash), &used_a);
     const int64_t b = std::stoll(text.substr(dash + 1), &used_b);
-    if (used_a != dash || used_b != text.size() - dash - 1 || a < 0 || b < a) throw std::invalid_argument(text);
+    if (used_a != dash || used_b != text.size() - dash - 1 || a < 0 || b < a ||
+        b == std::numeric_limits<int64_t>::max())  // its count, B - A + 1, would overflow
+      throw std::invalid_argument(text);
     return {a, b};
   } catch (const std::exception&) {
     throw InputError(what + " '" + text + "' must be a range A-B with 0 <= A <= B");

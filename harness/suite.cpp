@@ -315,7 +315,12 @@ SuiteStage parse_stage(const Reader& r, const std::string& name, const SuiteEval
   if (r.has("steps") == r.has("images")) {
     throw InputError(fmt::format("{}: stage '{}' needs exactly one budget: steps or images", s.where, name));
   }
-  s.steps = r.has("steps") ? r.positive("steps") : (r.positive("images") + s.batch - 1) / s.batch;
+  if (r.has("steps")) {
+    s.steps = r.positive("steps");
+  } else {
+    const int64_t images = r.positive("images");
+    s.steps = images / s.batch + (images % s.batch != 0);  // rounded up without overflowing near 2^63
+  }
   const auto table = [&](const char* key) { return r.has(key) ? r.table(key).config() : Config(); };
   s.options = table("options");
   if (s.options.has("name")) {

@@ -1,8 +1,12 @@
 #include "metrics/detector.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -68,9 +72,10 @@ class TorchScriptDetector : public InceptionDetector {
       : device_(device), path_(path), checksum_(weights_checksum(path)) {
     try {
       module_ = torch::jit::load(path, device_);
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {  // c10::Error, and torch::jit::ErrorReport for bad TorchScript code
       throw InputError(fmt::format("{}: not a loadable TorchScript detector ({})", path, first_line(e.what())));
     }
+    check_module_tensors(module_, path, path);
     module_.eval();
     for (const auto& p : module_.named_parameters(true)) {
       if (p.value.dim() == 2 && p.value.size(0) == 1008 && p.value.size(1) == 2048) output_weight_ = p.value;
@@ -131,6 +136,57 @@ class TorchScriptDetector : public InceptionDetector {
 };
 
 }  // namespace
+
+void check_module_tensors(const torch::jit::Module& module, const std::string& path, const std::string& label) {
+  // torch::jit::load sizes each storage by the element count its pickle declares, not by the bytes of
+  // its data/N record, so a storage can claim more than the file holds. The storages' claims, largest
+  // first, must each fit the records, largest first (what any true assignment of records implies).
+  // A record's bytes are bounded by where the next one starts (torch stores them uncompressed), which
+  // needs no read of the data.
+  std::vector<size_t> records;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    std::vector<std::pair<size_t, bool>> starts;  // data offset, is a data/N record
+    for (const auto& name : reader.getAllRecords())
+      starts.emplace_back(reader.getRecordOffset(name), name.rfind("data/", 0) == 0);
+    std::sort(starts.begin(), starts.end());
+    const size_t file_size = std::filesystem::file_size(path);
+    for (size_t i = 0; i < starts.size(); ++i) {
+      const size_t end = i + 1 < starts.size() ? starts[i + 1].first : file_size;
+      if (starts[i].second) records.push_back(end > starts[i].first ? end - starts[i].first : 0);
+    }
+  } catch (const c10::Error& e) {
+    throw InputError(fmt::format("{}: unreadable TorchScript archive ({})", label, e.what_without_backtrace()));
+  }
+  std::map<const void*, size_t> storages;
+  const auto check = [&](const std::string& name, const torch::Tensor& t) {
+    if (!t.defined() || t.numel() == 0 || !t.has_storage()) return;
+    // In floating point: sizes and strides from the file can overflow int64_t when multiplied.
+    double last = double(t.storage_offset());
+    bool negative = t.storage_offset() < 0;
+    for (int64_t d = 0; d < t.dim(); ++d) {
+      last += double(t.size(d) - 1) * double(t.stride(d));
+      negative = negative || t.stride(d) < 0;
+    }
+    const double held = double(t.storage().nbytes() / t.element_size());
+    if (negative || last >= held)
+      throw InputError(fmt::format("{}: tensor '{}' of shape [{}] reaches element {:.0f} of a storage of {:.0f}", label,
+                                   name, fmt::join(t.sizes(), ", "), last, held));
+    storages[t.storage().unsafeGetStorageImpl()] = t.storage().nbytes();
+  };
+  for (const auto& a : module.named_attributes(true))
+    if (a.value.isTensor()) check(a.name, a.value.toTensor());
+  std::vector<size_t> claims;
+  for (const auto& [storage, bytes] : storages) claims.push_back(bytes);
+  std::sort(claims.rbegin(), claims.rend());
+  std::sort(records.rbegin(), records.rend());
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const size_t record = i < records.size() ? records[i] : 0;
+    if (claims[i] > record)
+      throw InputError(fmt::format("{}: a tensor storage declares {} bytes but the archive's data records hold at most {}",
+                                   label, claims[i], record));
+  }
+}
 
 std::string missing_weights_message() {
   return "FID/IS need the FID Inception weights: pass --weights (or set CMBENCH_INCEPTION) to NVIDIA's "

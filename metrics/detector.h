@@ -12,6 +12,10 @@
 #include "metrics/inception.h"
 #include "metrics/preprocess.h"
 
+namespace torch::jit {
+struct Module;
+}  // namespace torch::jit
+
 namespace cmbench {
 
 struct DetectorOptions {
@@ -42,6 +46,11 @@ std::unique_ptr<InceptionDetector> make_detector(const DetectorOptions& options)
 
 // The one-line help for missing weights.
 std::string missing_weights_message();
+
+// InputError starting with `label` when a tensor (parameter, buffer) of the TorchScript module loaded
+// from `path` reaches past its storage, or a storage past the bytes the archive holds for it:
+// torch::jit::load accepts sizes, strides and storage sizes that the file's data does not back.
+void check_module_tensors(const torch::jit::Module& module, const std::string& path, const std::string& label);
 
 // Native network from a weights spec (.npz or synthetic:SEED), ready for inference.
 FidInception load_native_inception(const std::string& weights);

@@ -20,6 +20,10 @@ torch::Tensor psd_sqrt(const torch::Tensor& s) {
 }  // namespace
 
 void check_statistics(const torch::Tensor& mu, const torch::Tensor& sigma, const std::string& name) {
+  const int64_t d = mu.dim() == 1 ? mu.size(0) : 0;
+  if (d == 0 || sigma.dim() != 2 || sigma.size(0) != d || sigma.size(1) != d) {
+    throw InputError(fmt::format("{}: statistics need mu of shape (D,) and sigma of shape (D, D) with D > 0", name));
+  }
   const auto s = sigma.to(torch::kFloat64);
   if (!torch::isfinite(mu).all().item<bool>() || !torch::isfinite(s).all().item<bool>()) {
     throw InputError(fmt::format("{}: statistics hold NaN or inf values", name));
@@ -31,7 +35,13 @@ void check_statistics(const torch::Tensor& mu, const torch::Tensor& sigma, const
                                  "entry; tolerance {:g})", name, asymmetry, asymmetry / scale,
                                  kStatisticsSymmetryTolerance));
   }
-  const auto eigenvalues = compat::eigvalsh((s + s.transpose(0, 1)) * 0.5);
+  torch::Tensor eigenvalues;
+  try {
+    eigenvalues = compat::eigvalsh((s + s.transpose(0, 1)) * 0.5);
+  } catch (const c10::Error& e) {  // LAPACK fails to converge, e.g. when entries near 1e308 overflow
+    throw InputError(fmt::format("{}: sigma has no eigendecomposition ({})", name,
+                                 std::string(e.what_without_backtrace()).substr(0, 200)));
+  }
   const double smallest = eigenvalues.min().item<double>(), largest = eigenvalues.max().item<double>();
   if (smallest < -kStatisticsPsdTolerance * std::max(largest, 0.0)) {
     throw InputError(fmt::format("{}: sigma is not positive semi-definite (smallest eigenvalue {:.3g}, largest {:.3g}; "

@@ -1,6 +1,7 @@
 #include "metrics/statistics.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -36,6 +37,7 @@ FeatureStatistics read_statistics(const std::string& path, const std::string& mu
     throw InputError(fmt::format("{}: '{}' must be 1-D, found shape {}", path, mu_key, mu.shape_string()));
   }
   const int64_t d = mu.shape[0];
+  if (d == 0) throw InputError(fmt::format("{}: '{}' is empty (no feature dimensions)", path, mu_key));
   if (sigma.shape.size() != 2 || sigma.shape[0] != d || sigma.shape[1] != d) {
     throw InputError(fmt::format("{}: '{}' must have shape ({}, {}) to match '{}', found {}", path, sigma_key, d, d,
                                  mu_key, sigma.shape_string()));
@@ -48,6 +50,9 @@ FeatureStatistics read_statistics(const std::string& path, const std::string& mu
   if (auto it = arrays.find("n"); it != arrays.end()) {
     const auto values = it->second.to_doubles();
     if (values.size() != 1) throw InputError(fmt::format("{}: 'n' must be a scalar", path));
+    // 2^53: every count below it is exact as a double (and converts to int64_t without overflow).
+    if (!(values[0] >= 0 && values[0] <= 9007199254740992.0) || values[0] != std::floor(values[0]))
+      throw InputError(fmt::format("{}: 'n' = {} is not a count of feature vectors", path, values[0]));
     stats.n = static_cast<int64_t>(values[0]);
   }
   if (auto it = arrays.find("meta"); it != arrays.end()) {

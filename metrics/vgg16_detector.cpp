@@ -12,6 +12,7 @@
 #include "core/digest.h"
 #include "core/error.h"
 #include "core/torch_compat.h"
+#include "metrics/detector.h"
 #include "metrics/features.h"
 #include "metrics/named_weights.h"
 
@@ -58,6 +59,7 @@ Vgg16Detector::Vgg16Detector(const Vgg16DetectorOptions& options)
     throw InputError(fmt::format("{}: not a loadable TorchScript VGG16 ({}){}", label, first_line(e.what()),
                                  pickle_hint(weights_)));
   }
+  check_module_tensors(*module_, weights_, label);
   module_->eval();
   if (device_.is_cuda()) compat::disable_tf32();  // float32 features, as for FID
 }

@@ -128,6 +128,12 @@ std::unique_ptr<Denoiser> make_analytic_denoiser(const nlohmann::json& config, c
   const auto arch = config.at("arch").get<std::string>();
   const auto resolution = config.at("img_resolution").get<int64_t>();
   const auto channels = config.at("in_channels").get<int64_t>();
+  // The images it denoises are held in float64 (the mean, the mixture's parameters): sizes are
+  // bounded before anything is allocated. Counted in floating point so that nothing overflows.
+  constexpr double kMaxElements = double(int64_t{1} << 26);
+  if (resolution < 1 || channels < 1 || double(channels) * double(resolution) * double(resolution) > kMaxElements)
+    throw InputError(fmt::format("net (arch {}): img_resolution {} and in_channels {} must be >= 1, with at most {} "
+                                 "elements an image", arch, resolution, channels, int64_t(kMaxElements)));
   auto tensor = [&](const char* key) {
     if (!config.contains(key)) throw InputError("net." + std::string(key) + ": required for arch '" + arch + "'");
     const auto& v = config.at(key);
@@ -137,6 +143,9 @@ std::unique_ptr<Denoiser> make_analytic_denoiser(const nlohmann::json& config, c
   std::unique_ptr<Denoiser> out;
   if (arch == "gaussian") {
     auto mean = tensor("mean");
+    if (mean.numel() != 1 && mean.numel() != channels * resolution * resolution)
+      throw InputError(fmt::format("net.mean: {} values; expected 1 or in_channels x img_resolution^2 = {}",
+                                   mean.numel(), channels * resolution * resolution));
     mean = mean.numel() == 1 ? mean.reshape({}) : mean.reshape({channels, resolution, resolution});
     out = std::make_unique<GaussianDenoiser>(resolution, channels, mean, config.at("std").get<double>());
   } else if (arch == "gmm" && !config.value("mixture", std::string()).empty()) {

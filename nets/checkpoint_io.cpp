@@ -29,12 +29,22 @@ DenoiserPtr network_from_checkpoint(const Checkpoint& checkpoint, const std::str
     }
   }
   if (net.is_null()) throw InputError(path + ": checkpoint has no `config.net`; give the network with --set net.preset=...");
-  DenoiserPtr out;
-  try {
-    out = make_network(net, precond);
-  } catch (const InputError& e) {
-    throw InputError(path + ": config " + e.what());
+  if (!checkpoint.has(group)) throw InputError(path + ": checkpoint has no group '/" + group + "'");
+  const auto build = [&](const NetworkOptions& options) {
+    try {
+      return make_network(net, precond, options);
+    } catch (const InputError& e) {
+      throw InputError(path + ": config " + e.what());
+    }
+  };
+  // Shapes first, on the meta device: a config that declares a network larger than the weights the
+  // file holds is rejected before its memory is allocated.
+  if (strict) {
+    NetworkOptions shapes;
+    shapes.shapes_only = true;
+    check_named_tensors(checkpoint.group(group), build(shapes)->state(), strict, path + ":/" + group);
   }
+  auto out = build({});
   load_weights(*out, checkpoint, group, strict, path);
   return out;
 }

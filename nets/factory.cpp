@@ -132,6 +132,23 @@ void validate(const json& net) {
   positive("img_resolution");
   positive("model_channels");
   positive("num_blocks");
+  // Sizes from a file (a checkpoint's config) are bounded before a network is built: a layer of 2^40
+  // channels or 2^40 blocks is no network, and LibTorch refuses negative sizes with a c10::Error.
+  constexpr int64_t kMaxSize = int64_t{1} << 16;
+  for (const char* key : {"img_resolution", "in_channels", "out_channels", "img_channels", "label_dim", "augment_dim",
+                          "model_channels", "channel_mult_emb", "channel_mult_noise", "num_blocks", "channels_per_head",
+                          "logvar_channels"}) {
+    if (!net.contains(key)) continue;
+    const auto value = net.at(key).get<int64_t>();
+    if (value < 0 || value > kMaxSize)
+      throw InputError("net." + std::string(key) + " " + std::to_string(value) + " must be in [0, " +
+                       std::to_string(kMaxSize) + "]");
+  }
+  if (net.contains("channel_mult")) {
+    const auto mult = net.at("channel_mult").get<std::vector<int64_t>>();
+    if (mult.size() > 16 || std::any_of(mult.begin(), mult.end(), [&](int64_t m) { return m < 1 || m > kMaxSize; }))
+      throw InputError("net.channel_mult must hold at most 16 levels, each in [1, " + std::to_string(kMaxSize) + "]");
+  }
   if (net.contains("channel_mult")) {
     const auto mult = net.at("channel_mult").get<std::vector<int64_t>>();
     if (mult.empty()) throw InputError("net.channel_mult must not be empty");
@@ -308,6 +325,8 @@ DenoiserPtr make_network(const nlohmann::json& net, const PrecondConfig& precond
     return DenoiserPtr(registry().create(config.at("arch").get<std::string>(), config, precond));
   } catch (const json::exception& e) {
     throw InputError(std::string("net: ") + e.what());
+  } catch (const c10::Error& e) {  // sizes the layers cannot take, e.g. channels not divisible by heads
+    throw InputError(std::string("net: not a network LibTorch can build: ") + e.what_without_backtrace());
   }
 }
 

@@ -1,5 +1,9 @@
 #include "nets/mlp.h"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "core/error.h"
 
 namespace cmbench {
@@ -17,6 +21,16 @@ MlpDenoiser::MlpDenoiser(const MlpOptions& options, PrecondConfig precond)
   if (options.img_channels() < 1 || options.img_resolution() < 1 || options.hidden() < 1 || options.layers() < 1 ||
       options.embedding() < 2 || options.embedding() % 2 != 0)
     throw InputError("net (mlp): channels, resolution, hidden, layers must be >= 1 and embedding even >= 2");
+  // Counted in floating point so that no size overflows; the MLP is never built on the meta device
+  // (LibTorch's Linear allocates), so its size is bounded before anything is allocated.
+  const double pixels = double(options.img_channels()) * double(options.img_resolution()) * options.img_resolution();
+  const double hidden = double(options.hidden());
+  const double parameters = (pixels + options.embedding() + 1) * hidden +
+                            (options.layers() - 1.0) * (hidden + 1) * hidden +
+                            std::max<int64_t>(options.label_dim(), 0) * hidden + (hidden + 1) * pixels;
+  if (parameters > double(kMaxMlpParameters))
+    throw InputError(fmt::format("net (mlp): {:.3g} parameters, more than the limit of {} for this toy network",
+                                 parameters, kMaxMlpParameters));
   const int64_t dim = options.img_channels() * options.img_resolution() * options.img_resolution();
   // Fixed log-spaced frequencies (0.5 to 16 rad per unit of c_noise = ln(sigma)/4) for the noise
   // embedding: a buffer, not trained.

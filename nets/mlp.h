@@ -13,6 +13,9 @@
 
 namespace cmbench {
 
+// The largest MLP built (1 GiB of float32 parameters): it is a network for tests and toy problems.
+inline constexpr int64_t kMaxMlpParameters = int64_t{1} << 28;
+
 struct MlpOptions {
   TORCH_ARG(int64_t, img_channels) = 2;
   TORCH_ARG(int64_t, img_resolution) = 1;

@@ -131,8 +131,7 @@ ColumnTable ColumnTable::read(const H5::Group& group, const std::string& dataset
   H5::CompType file_type = data.getCompType();
   H5::DataSpace space = data.getSpace();
   if (space.getSimpleExtentNdims() != 1) throw InputError(fmt::format("{}: not a one-dimensional table", table.where_));
-  hsize_t rows = 0;
-  space.getSimpleExtentDims(&rows);
+  const hsize_t rows = h5::checked_element_count(data, table.where_);
 
   const int members = file_type.getNmembers();
   std::vector<size_t> offsets, widths;
@@ -163,6 +162,10 @@ ColumnTable ColumnTable::read(const H5::Group& group, const std::string& dataset
     widths.push_back(width);
     row_size += width;
   }
+  // Numbers widen to 8 bytes in memory; more than that means columns that overlap in the file.
+  if (row_size > 8 * std::max<size_t>(file_type.getSize(), 1))
+    throw InputError(fmt::format("{}: columns take {} bytes a row, more than the {} a row holds", table.where_, row_size,
+                                 file_type.getSize()));
   H5::CompType memory_type(std::max<size_t>(row_size, 1));
   for (int m = 0; m < members; ++m) {
     const auto name = file_type.getMemberName(static_cast<unsigned>(m));

@@ -1,6 +1,8 @@
 #include "results/store.h"
 
 #include <algorithm>
+#include <charconv>
+#include <functional>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -165,17 +167,15 @@ void write_bytes(H5::Group& group, const std::string& name, const std::vector<ui
 
 std::vector<uint8_t> read_bytes(const H5::Group& group, const std::string& name) {
   H5::DataSet data = group.openDataSet(name);
-  hsize_t size = 0;
-  H5::DataSpace space = data.getSpace();
-  if (space.getSimpleExtentNdims() != 1) throw InputError(fmt::format("{}: grid '{}' is not 1-D", group.getFileName(), name));
-  space.getSimpleExtentDims(&size);
+  const auto where = fmt::format("{}: grid '{}'", group.getFileName(), name);
+  if (data.getSpace().getSimpleExtentNdims() != 1) throw InputError(where + " is not 1-D");
+  const auto size = h5::checked_element_count(data, where);
   std::vector<uint8_t> bytes(size);
   if (size > 0) data.read(bytes.data(), H5::PredType::NATIVE_UINT8);
   return bytes;
 }
 
-void write_run(H5::Group& runs, const std::string& name, const RunRecord& run) {
-  H5::Group g = h5::require_group(runs, name);
+void write_run(H5::Group& g, const RunRecord& run) {
   h5::set_attribute(g, "meaning", std::string("one training + evaluation run of one suite stage"));
   write_attributes(g, run, kRunAttributes);
   write_table(g, "training_curve", "training curve, one row per logged step", run.curve, kCurveColumns);
@@ -195,7 +195,12 @@ RunRecord read_run(const H5::Group& g) {
     H5::Group grids = g.openGroup("grids");
     for (const auto& name : h5::child_names(grids)) {
       if (name.rfind("nfe_", 0) != 0) continue;
-      run.grids.push_back({std::stoll(name.substr(4)), read_bytes(grids, name)});
+      const auto digits = name.substr(4);
+      int64_t nfe = 0;
+      const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), nfe);
+      if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || nfe < 0)
+        throw InputError(fmt::format("{}: grid '{}' does not name a number of function evaluations", g.getFileName(), name));
+      run.grids.push_back({nfe, read_bytes(grids, name)});
     }
     std::sort(run.grids.begin(), run.grids.end(), [](const SampleGrid& a, const SampleGrid& b) { return a.nfe < b.nfe; });
   }
@@ -229,28 +234,188 @@ SuiteRecord read_suite(const H5::Group& g, const std::string& name) {
   return suite;
 }
 
+// The runs of an appended store live in files beside it: STORE.h5.runs/NNNNNN.h5, each a complete
+// run (the group /runs/NNNNNN of a packed store, at the file's root). STORE.h5 is the index: its
+// /runs/NNNNNN are HDF5 external links to those files, which h5py and HDF5 follow transparently
+// (relative to the index's folder), and /suites. An append writes one run file and a new index of
+// links, so it costs what it writes rather than the store's size (issue 17.5).
+std::string runs_folder_name(const std::string& path) {
+  return std::filesystem::path(path).filename().string() + ".runs";
+}
+
+std::filesystem::path store_folder(const std::string& path) {
+  const std::filesystem::path p(path);
+  return p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+}
+
+// Opens a store for reading after checking that it is one this version reads.
+H5::H5File open_store(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: no such result store", path));
+  if (!H5::H5File::isHdf5(path)) {
+    throw InputError(fmt::format("{}: not an HDF5 file (corrupted result store?); left untouched", path));
+  }
+  H5::H5File file(path, H5F_ACC_RDONLY);
+  if (!h5::has_attribute(file, "format") || text(file, "format") != kFormat) {
+    throw InputError(fmt::format("{}: not a cmbench result store (no format = \"{}\" attribute)", path, kFormat));
+  }
+  const int64_t version = integer(file, "schema_version");
+  if (version > kStoreSchemaVersion) {
+    throw InputError(fmt::format(
+        "{}: result store schema version {} is newer than this cmbench reads ({}); use a newer cmbench", path,
+        version, kStoreSchemaVersion));
+  }
+  return file;
+}
+
+// The file a run's external link points to, relative to the store's folder; empty when the run is a
+// group inside the store itself (a packed store).
+std::string linked_file(const H5::Group& runs, const std::string& name, const std::string& path) {
+  H5L_info_t info;
+  if (H5Lget_info(runs.getId(), name.c_str(), &info, H5P_DEFAULT) < 0 || info.type == H5L_TYPE_HARD) return "";
+  if (info.type != H5L_TYPE_EXTERNAL) {
+    throw InputError(fmt::format("{}: /runs/{} is a kind of link a result store does not use", path, name));
+  }
+  std::vector<char> value(info.u.val_size);
+  const char* file = nullptr;
+  const char* object = nullptr;
+  unsigned flags = 0;
+  if (H5Lget_val(runs.getId(), name.c_str(), value.data(), value.size(), H5P_DEFAULT) < 0 ||
+      H5Lunpack_elink_val(value.data(), value.size(), &flags, &file, &object) < 0 || file == nullptr ||
+      object == nullptr) {
+    throw InputError(fmt::format("{}: /runs/{} is an unreadable link", path, name));
+  }
+  const std::string target(file);
+  // Only the store's own run files: a crafted store must not make cmbench open any file on disk.
+  const auto expected_prefix = runs_folder_name(path) + "/";
+  const auto number = target.substr(std::min(target.size(), expected_prefix.size()));
+  if (target.rfind(expected_prefix, 0) != 0 || number.size() != 9 || number.substr(6) != ".h5" ||
+      !std::all_of(number.begin(), number.begin() + 6, [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::string(object) != "/") {
+    throw InputError(fmt::format("{}: /runs/{} links to '{}:{}', not to a run file {}NNNNNN.h5 of this store "
+                                 "(a renamed store: `cmbench pack` it under its old name)",
+                                 path, name, target, object, expected_prefix));
+  }
+  if (!std::filesystem::exists(store_folder(path) / target)) {
+    throw InputError(fmt::format("{}: run {} is stored in {}, which is missing (a store is the file and its {} "
+                                 "folder; `cmbench pack` makes one self-contained file)",
+                                 path, name, (store_folder(path) / target).string(), runs_folder_name(path)));
+  }
+  return target;
+}
+
+// What an append rewrites: each run's file (relative to the store's folder), and the suites.
+struct StoreIndex {
+  std::vector<std::string> run_files;
+  std::vector<SuiteRecord> suites;
+};
+
+std::string run_file_name(const std::string& path, size_t number) {
+  return fmt::format("{}/{:06d}.h5", runs_folder_name(path), number);
+}
+
+void write_run_file(const std::string& path, const std::string& file, const RunRecord& run) {
+  const auto full = store_folder(path) / file;
+  std::filesystem::create_directories(full.parent_path());
+  h5::write_atomic(full.string(), [&](H5::H5File& out) {
+    H5::Group root = out.openGroup("/");
+    write_run(root, run);
+  });
+}
+
+// Reads the index of a store; a run kept inside the store (packed, as write_store and stores of
+// earlier versions keep them) is moved to a file of its own, once.
+StoreIndex read_index(const std::string& path) {
+  StoreIndex index;
+  H5::H5File file = open_store(path);
+  if (h5::has_child(file, "runs")) {
+    H5::Group runs = file.openGroup("runs");
+    for (const auto& name : h5::child_names(runs)) {
+      auto target = linked_file(runs, name, path);
+      if (target.empty()) {
+        target = run_file_name(path, index.run_files.size() + 1);
+        write_run_file(path, target, read_run(runs.openGroup(name)));
+      }
+      index.run_files.push_back(target);
+    }
+  }
+  if (h5::has_child(file, "suites")) {
+    H5::Group suites = file.openGroup("suites");
+    for (const auto& name : h5::child_names(suites)) index.suites.push_back(read_suite(suites.openGroup(name), name));
+  }
+  return index;
+}
+
+void write_root(H5::H5File& file, const std::vector<SuiteRecord>& suites) {
+  h5::set_attribute(file, "format", std::string(kFormat));
+  h5::set_attribute(file, "schema_version", kStoreSchemaVersion);
+  h5::set_attribute(file, "meaning",
+                    std::string("cmbench result store: runs/NNNNNN per run (append order), suites/NAME per suite"));
+  H5::Group suites_group = h5::require_group(file, "suites");
+  auto sorted = suites;
+  std::sort(sorted.begin(), sorted.end(), [](const SuiteRecord& a, const SuiteRecord& b) { return a.name < b.name; });
+  for (const auto& suite : sorted) write_suite(suites_group, suite);
+}
+
+void write_index(const std::string& path, const StoreIndex& index) {
+  h5::write_atomic(path, [&](H5::H5File& file) {
+    write_root(file, index.suites);
+    H5::Group runs = h5::require_group(file, "runs");
+    h5::set_attribute(runs, "meaning", std::string("runs in append order, each a link to its file in " +
+                                                   runs_folder_name(path)));
+    for (size_t i = 0; i < index.run_files.size(); ++i) {
+      const auto name = fmt::format("{:06d}", i + 1);
+      if (H5Lcreate_external(index.run_files[i].c_str(), "/", runs.getId(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        throw InputError(fmt::format("{}: cannot link run {} to {}", path, name, index.run_files[i]));
+      }
+    }
+  });
+}
+
+// Temporary files of writers that were killed mid-write (core/atomic_file.h names them
+// ".NAME.tmp.PID"), beside the store and in its runs folder. Only called under the lock, when no
+// other writer can be using one.
+void remove_stale_temporaries(const std::string& path) {
+  const std::filesystem::path target(path);
+  const auto folder = store_folder(path);
+  std::error_code ec;
+  const auto remove_matching = [&](const std::filesystem::path& dir, const std::string& prefix) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      const auto name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) == 0 && name.find(".tmp.") != std::string::npos) std::filesystem::remove(entry.path(), ec);
+    }
+  };
+  remove_matching(folder, fmt::format(".{}.tmp.", target.filename().string()));
+  remove_matching(folder / runs_folder_name(path), ".");
+}
+
+// Under the store's lock: reads its index (an empty one when the file does not exist), lets `change`
+// modify it and writes the new index atomically.
+void update_index(const std::string& path, const std::function<void(StoreIndex&)>& change) {
+  StoreLock lock(path);
+  remove_stale_temporaries(path);
+  StoreIndex index;
+  try {
+    if (std::filesystem::exists(path)) index = read_index(path);
+  } catch (const H5::Exception& e) {
+    throw InputError(fmt::format("{}: corrupted or unreadable result store ({}: {}); left untouched", path,
+                                 e.getFuncName(), e.getDetailMsg()));
+  }
+  change(index);
+  write_index(path, index);
+}
+
 }  // namespace
 
 StoreContents read_store(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: no such result store", path));
   try {
-    if (!H5::H5File::isHdf5(path)) {
-      throw InputError(fmt::format("{}: not an HDF5 file (corrupted result store?); left untouched", path));
-    }
-    H5::H5File file(path, H5F_ACC_RDONLY);
-    if (!h5::has_attribute(file, "format") || text(file, "format") != kFormat) {
-      throw InputError(fmt::format("{}: not a cmbench result store (no format = \"{}\" attribute)", path, kFormat));
-    }
-    const int64_t version = integer(file, "schema_version");
-    if (version > kStoreSchemaVersion) {
-      throw InputError(fmt::format(
-          "{}: result store schema version {} is newer than this cmbench reads ({}); use a newer cmbench", path,
-          version, kStoreSchemaVersion));
-    }
+    H5::H5File file = open_store(path);
     StoreContents contents;
     if (h5::has_child(file, "runs")) {
       H5::Group runs = file.openGroup("runs");
-      for (const auto& name : h5::child_names(runs)) contents.runs.push_back(read_run(runs.openGroup(name)));
+      for (const auto& name : h5::child_names(runs)) {
+        linked_file(runs, name, path);  // a missing run file is named, not an HDF5 error
+        contents.runs.push_back(read_run(runs.openGroup(name)));
+      }
     }
     if (h5::has_child(file, "suites")) {
       H5::Group suites = file.openGroup("suites");
@@ -265,47 +430,26 @@ StoreContents read_store(const std::string& path) {
 
 void write_store(const std::string& path, const StoreContents& contents) {
   h5::write_atomic(path, [&](H5::H5File& file) {
-    h5::set_attribute(file, "format", std::string(kFormat));
-    h5::set_attribute(file, "schema_version", kStoreSchemaVersion);
-    h5::set_attribute(file, "meaning",
-                      std::string("cmbench result store: runs/NNNNNN per run (append order), suites/NAME per suite"));
+    write_root(file, contents.suites);
     H5::Group runs = h5::require_group(file, "runs");
-    for (size_t i = 0; i < contents.runs.size(); ++i) write_run(runs, fmt::format("{:06d}", i + 1), contents.runs[i]);
-    H5::Group suites = h5::require_group(file, "suites");
-    auto sorted = contents.suites;
-    std::sort(sorted.begin(), sorted.end(), [](const SuiteRecord& a, const SuiteRecord& b) { return a.name < b.name; });
-    for (const auto& suite : sorted) write_suite(suites, suite);
+    for (size_t i = 0; i < contents.runs.size(); ++i) {
+      H5::Group g = h5::require_group(runs, fmt::format("{:06d}", i + 1));
+      write_run(g, contents.runs[i]);
+    }
   });
 }
 
-// Temporary files of writers that were killed mid-write (core/atomic_file.h names them
-// ".NAME.tmp.PID"). Only called under the lock, when no other writer can be using one.
-void remove_stale_temporaries(const std::string& path) {
-  const std::filesystem::path target(path);
-  const auto folder = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  const std::string prefix = fmt::format(".{}.tmp.", target.filename().string());
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-    if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(entry.path(), ec);
-  }
-}
-
-void update_store(const std::string& path, const std::function<void(StoreContents&)>& change) {
-  StoreLock lock(path);
-  remove_stale_temporaries(path);
-  StoreContents contents;
-  if (std::filesystem::exists(path)) contents = read_store(path);
-  change(contents);
-  write_store(path, contents);
-}
-
 void append_run(const std::string& path, const RunRecord& run) {
-  update_store(path, [&](StoreContents& contents) { contents.runs.push_back(run); });
+  update_index(path, [&](StoreIndex& index) {
+    const auto file = run_file_name(path, index.run_files.size() + 1);
+    write_run_file(path, file, run);
+    index.run_files.push_back(file);
+  });
 }
 
 void put_suite(const std::string& path, const SuiteRecord& suite) {
-  update_store(path, [&](StoreContents& contents) {
-    auto& suites = contents.suites;
+  update_index(path, [&](StoreIndex& index) {
+    auto& suites = index.suites;
     suites.erase(std::remove_if(suites.begin(), suites.end(), [&](const SuiteRecord& s) { return s.name == suite.name; }),
                  suites.end());
     suites.push_back(suite);

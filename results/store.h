@@ -10,12 +10,16 @@
 //   /suites/NAME           per suite: metrics (direction, tolerances, aggregation) and references
 //                          (published numbers with their citation), both compound
 //
-// An update takes an exclusive lock on STORE.h5.lock, reads the whole store, writes a complete new
-// store to a temporary file, fsyncs it and renames it over the old one. A store that cannot be read
-// (corrupted, or a newer schema) is an InputError and is never overwritten.
+// Appends (append_run, put_suite) keep each run in a file of its own, STORE.h5.runs/NNNNNN.h5, and
+// STORE.h5 as the index whose /runs/NNNNNN are HDF5 external links to them (h5py follows them): an
+// append costs what it writes. It takes an exclusive lock on STORE.h5.lock, writes the run file
+// atomically (temporary file, fsync, rename), then a new index the same way, so a reader sees the
+// old store or the new one, and a killed writer loses nothing earlier. write_store writes a packed
+// store (every run inside the one file), as `cmbench pack` does for sharing; both layouts read the
+// same. A store that cannot be read (corrupted, a missing run file, a newer schema) is an InputError
+// and is never overwritten.
 #pragma once
 
-#include <functional>
 #include <string>
 
 #include "results/records.h"
@@ -28,13 +32,10 @@ constexpr int64_t kStoreSchemaVersion = 1;
 // store, or written by a newer schema version.
 StoreContents read_store(const std::string& path);
 
-// Writes `contents` as a complete store at `path` (atomic; no lock: see update_store).
+// Writes `contents` as one packed, self-contained store at `path` (atomic; no lock).
 void write_store(const std::string& path, const StoreContents& contents);
 
-// Under the store's lock: reads the store (an empty one when the file does not exist), lets
-// `change` modify it and writes the result atomically.
-void update_store(const std::string& path, const std::function<void(StoreContents&)>& change);
-
+// Under the store's lock, each appends one run file and a new index.
 void append_run(const std::string& path, const RunRecord& run);
 // Adds or replaces the suite record with the same name.
 void put_suite(const std::string& path, const SuiteRecord& suite);

@@ -11,7 +11,7 @@ TEST(Cli, HelpListsEverySubcommand) {
   const auto result = run_cli({"--help"});
   EXPECT_EQ(result.exit_code, 0);
   for (const char* name : {"data", "net", "train", "sample", "fid", "is", "swd", "kid", "pr", "frechet", "features", "stats",
-                           "selftest", "run", "table", "compare"}) {
+                           "selftest", "run", "table", "compare", "pack"}) {
     EXPECT_NE(result.out.find(std::string("\n  ") + name + " "), std::string::npos) << name;
   }
 }
@@ -21,7 +21,7 @@ TEST(Cli, HelpAtEveryLevel) {
       {"data"}, {"data", "fetch"}, {"data", "verify"}, {"data", "info"}, {"data", "convert"},
       {"net"}, {"net", "info"}, {"train"}, {"sample"}, {"fid"}, {"is"}, {"swd"}, {"kid"}, {"pr"}, {"frechet"},
       {"features"}, {"stats"}, {"selftest"}, {"selftest", "losses"}, {"selftest", "inception"},
-      {"selftest", "optimizers"}, {"run"}, {"table"}, {"compare"}};
+      {"selftest", "optimizers"}, {"run"}, {"table"}, {"compare"}, {"pack"}};
   // What cmbench controls, not how CLI11 lays help out (2.6 dropped "Usage:" and capitalized headings):
   // exit 0, the command's name, and its --help option listed.
   for (auto args : commands) {

@@ -107,6 +107,18 @@ TEST(ConfigErrors, ExactMessages) {
   EXPECT_EQ(test::input_error_message([&] { m.get<int64_t>("seed"); }), "--set: key 'seed' must be an integer, found a string");
 }
 
+// Found by fuzz/fuzz_config: --set text skips the TOML parser's encoding check, and a byte that is
+// not UTF-8 made the config's JSON (the resolved config recorded with every run) throw
+// nlohmann::json::type_error. Such an assignment is an InputError before anything is set.
+TEST(ConfigErrors, SetRefusesTextThatIsNotUtf8) {
+  auto c = Config::from_string(kConfig, "ect.toml");
+  for (const std::string bad : {"seed=\xff", "method.\x80x=1", "a=\"\xc0\xaf\"", "a=\xed\xa0\x80", "a=\xe2\x82"})
+    EXPECT_EQ(test::input_error_message([&] { c.set(bad); }), "--set: an assignment is not valid UTF-8 text") << bad;
+  c.set("label=\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82\"");
+  EXPECT_EQ(c.get<std::string>("label"), "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82");
+  EXPECT_NO_THROW(c.to_json().dump());
+}
+
 TEST(ConfigErrors, FromFile) {
   test::TempDir dir;
   test::write_text(dir.file("c.toml"), "[a]\nb = 1\n");

@@ -85,3 +85,39 @@ TEST(Hdf5, BadFilesGiveClearErrors) {
   EXPECT_THROW(h5::get_string_attribute(file, "absent"), InputError);
   EXPECT_THROW(h5::get_string_attribute(file, "step"), InputError);
 }
+
+// A dataset's declared size is checked against the bytes the file holds before anything is allocated:
+// an unwritten 16 GiB dataset in a file of a few KB is an InputError, not an allocation.
+TEST(Hdf5, DeclaredSizeBeyondTheFileIsRefusedBeforeAllocation) {
+  test::TempDir dir;
+  const auto path = dir.file("huge.h5");
+  h5::write_atomic(path, [](H5::H5File& file) {
+    const hsize_t dims[2] = {hsize_t{1} << 16, hsize_t{1} << 16};
+    file.createDataSet("huge", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims), h5::untimed_dataset_properties());
+  });
+  EXPECT_EQ(test::input_error_message([&] { h5::read_tensor(h5::open_read(path), "huge"); }),
+            path + ":/huge: dataset declares 17179869184 bytes but the file holds 0 bytes of it");
+  const hsize_t over_the_limit[1] = {(hsize_t{1} << 40) + 1};
+  h5::write_atomic(path, [&](H5::H5File& f) {
+    f.createDataSet("huge", H5::PredType::NATIVE_UINT8, H5::DataSpace(1, over_the_limit), h5::untimed_dataset_properties());
+  });
+  EXPECT_NE(test::input_error_message([&] { h5::read_tensor(h5::open_read(path), "huge"); })
+                .find("dataset declares more than the limit of 1099511627776 bytes"),
+            std::string::npos);
+}
+
+// The attribute getters read one value: an attribute holding several is an InputError (it used to be
+// read into one int64_t, writing past it).
+TEST(Hdf5, AttributeWithSeveralValuesIsRefused) {
+  test::TempDir dir;
+  const auto path = dir.file("array.h5");
+  h5::write_atomic(path, [](H5::H5File& file) {
+    const hsize_t dims[1] = {64};
+    const std::vector<int64_t> values(64, 7);
+    file.createAttribute("step", H5::PredType::NATIVE_INT64, H5::DataSpace(1, dims))
+        .write(H5::PredType::NATIVE_INT64, values.data());
+  });
+  auto file = h5::open_read(path);
+  EXPECT_THROW(h5::get_int_attribute(file, "step"), InputError);
+  EXPECT_THROW(h5::get_double_attribute(file, "step"), InputError);
+}

@@ -159,3 +159,47 @@ TEST(NpzErrors, FailedWriteKeepsOldFile) {
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path())) ++files;
   EXPECT_EQ(files, 1u);
 }
+
+namespace {
+
+// Sets the uncompressed size of every entry, in its local and its central header.
+std::string with_declared_size(std::string zip, uint32_t size) {
+  for (const auto& [signature, offset] : {std::pair<std::string, size_t>{"PK\x03\x04", 22}, {"PK\x01\x02", 24}}) {
+    for (size_t at = zip.find(signature); at != std::string::npos; at = zip.find(signature, at + 4)) {
+      for (size_t i = 0; i < 4; ++i) zip[at + offset + i] = static_cast<char>((size >> (8 * i)) & 0xff);
+    }
+  }
+  return zip;
+}
+
+}  // namespace
+
+TEST(NpzErrors, DeclaredSizesAreCheckedBeforeAllocation) {
+  test::TempDir dir;
+  NpzMap arrays;
+  arrays["x"] = ramp<uint8_t>({4});
+  for (const auto compression : {NpzCompression::stored, NpzCompression::deflated}) {
+    const std::string good = dir.file("good.npz");
+    write_npz(good, arrays, compression);
+    const std::string lying = dir.file("lying.npz");
+    test::write_text(lying, with_declared_size(test::read_text(good), 0xFFFFFFF0u));
+    const auto message = test::input_error_message([&] { read_npz(lying); });
+    const std::string expected = compression == NpzCompression::stored
+                                     ? "[x]: stored entry declares 4294967280 bytes but holds "
+                                     : "[x]: entry declares 4294967280 bytes, more than its ";
+    EXPECT_NE(message.find(lying + expected), std::string::npos) << message;
+  }
+}
+
+TEST(NpyErrors, ShapesThatOverflowAreRefused) {
+  const auto parse = [](const std::string& shape) {
+    std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': " + shape + ", }\n";
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
+    return test::input_error_message(
+        [&] { parse_npy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "big.npy"); });
+  };
+  EXPECT_EQ(parse("(4294967296, 4294967296)"), "big.npy: npy shape is too large (over 2^63 bytes)");
+  EXPECT_EQ(parse("(0, 4294967296, 4294967296)"), "big.npy: npy shape is too large (over 2^63 bytes)");
+  EXPECT_EQ(parse("(99999999999999999999,)"),
+            "big.npy: npy shape dimension '99999999999999999999' is not a number below 10^18");
+}

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/error.h"
 #include "core/png.h"
 #include "test_util.h"
@@ -185,6 +187,25 @@ TEST(CorePng, EncodeThenDecodeRoundTrips) {
       EXPECT_EQ(decoded, pixels) << channels << " channels, level " << level;
     }
   }
+}
+
+TEST(CorePng, OversizedHeadersAreRefusedBeforeDecoding) {
+  auto bytes = read_file_bytes(fixture("gray.png"));
+  const auto set_size = [&](uint32_t width, uint32_t height) {
+    for (int i = 0; i < 4; ++i) {
+      bytes[16 + i] = static_cast<uint8_t>(width >> (24 - 8 * i));
+      bytes[20 + i] = static_cast<uint8_t>(height >> (24 - 8 * i));
+    }
+  };
+  set_size(65536, 4097);
+  EXPECT_EQ(test::input_error_message([&] { parse_png_header(bytes.data(), bytes.size(), "big.png"); }),
+            "big.png: PNG of 65536x4097 pixels is larger than the 268435456 pixels cmbench decodes");
+  set_size(16384, 16384);  // at the limit, but a few bytes cannot hold it
+  const PngHeader header = parse_png_header(bytes.data(), bytes.size(), "big.png");
+  std::vector<uint8_t> out(1);
+  EXPECT_EQ(test::input_error_message([&] { decode_png(bytes.data(), bytes.size(), header, out.data(), "big.png"); }),
+            fmt::format("big.png: PNG declares 16384x16384 pixels, more than its {} bytes can hold (corrupted)",
+                        bytes.size()));
 }
 
 }  // namespace

@@ -294,5 +294,26 @@ TEST(DataReaders, BadInputsNameTheFileAndProblem) {
   expect_input_error(dir.file("emptydir"), "no PNG images");
 }
 
+TEST(DataReaders, HeadersCannotMakeHugeAllocations) {
+  TempDir dir;
+  const auto png = encode_png(random_images(1, 3, 3, 3, 13).data_ptr<uint8_t>(), 3, 3, 3);
+  const auto with_size = [&](uint32_t width, uint32_t height) {
+    auto bytes = png;  // IHDR width and height, big-endian at bytes 16 and 20
+    for (int i = 0; i < 4; ++i) {
+      bytes[16 + i] = static_cast<uint8_t>(width >> (24 - 8 * i));
+      bytes[20 + i] = static_cast<uint8_t>(height >> (24 - 8 * i));
+    }
+    return bytes;
+  };
+  write_zip(dir.file("huge.zip"), {{"a.png", with_size(65535, 65535)}});
+  expect_input_error(dir.file("huge.zip"), "huge.zip:a.png: PNG of 65535x65535 pixels is larger than the 268435456 pixels");
+  write_zip(dir.file("thin.zip"), {{"a.png", with_size(16384, 16384)}});
+  expect_input_error(dir.file("thin.zip"), "thin.zip:a.png: PNG declares 16384x16384 pixels, more than its");
+
+  write_npz(dir.file("batch.npz"), {{"data", from_tensor(torch::zeros({1, 48}, torch::kUInt8))},
+                                    {"labels", NpyArray::from<uint64_t>({1}, std::vector<uint64_t>{~uint64_t{0}}.data())}});
+  expect_input_error(dir.file("batch.npz"), "label 18446744073709551615 of image 0 does not fit in int64");
+}
+
 }  // namespace
 }  // namespace cmbench

@@ -128,6 +128,17 @@ TEST(SuiteParse, BudgetsSeedSetsAndSigmasAreChecked) {
             std::string::npos);
 }
 
+// Found by fuzz/fuzz_config: an image budget near 2^63 overflowed while rounding up to steps, and a
+// seed set ending at 2^63 - 1 overflowed counting its seeds (signed overflow: undefined behaviour).
+TEST(SuiteParse, BudgetsAndSeedSetsNearTheInt64LimitAreHandled) {
+  const auto suite = parse_suite(
+      suite_text("\n[stages.a]\nmethod = \"ct\"\nbatch = 4\nimages = 9223372036854775807\n"), "s.toml");
+  EXPECT_EQ(suite.stages.at(0).steps, 9223372036854775807 / 4 + 1);
+  auto text = suite_text(kStages);
+  text.replace(text.find("\"16-31\""), 7, "\"0-9223372036854775807\"");
+  EXPECT_NE(error_of(text).find("'0-9223372036854775807' must be a range A-B"), std::string::npos) << error_of(text);
+}
+
 // [metrics.NAME] accepts every value of the metric registry, with the registry's direction,
 // tolerance and aggregation as defaults; a metric named by one value gets policies for all its values.
 TEST(SuiteParse, MetricPoliciesComeFromTheRegistry) {

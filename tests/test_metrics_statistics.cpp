@@ -88,6 +88,24 @@ TEST(Statistics, NpzRoundTripAndForeignFiles) {
   EXPECT_THROW(read_statistics(images_only), InputError);
 }
 
+// Found by fuzz/fuzz_statistics: empty statistics reached a reduction that LibTorch refuses with a
+// c10::Error, and an `n` of 1e300 or NaN was converted to int64_t (undefined behaviour).
+TEST(Statistics, EmptyStatisticsAndImpossibleCountsAreInputErrors) {
+  test::TempDir dir;
+  const auto empty = dir.file("empty.npz");
+  write_npz(empty, {{"mu", NpyArray(DType::f64, {0})}, {"sigma", NpyArray(DType::f64, {0, 0})}});
+  EXPECT_NE(test::input_error_message([&] { read_statistics(empty); }).find("is empty"), std::string::npos);
+  EXPECT_THROW(check_statistics(torch::zeros({0}, torch::kFloat64), torch::zeros({0, 0}, torch::kFloat64), "x"),
+               InputError);
+  const auto stats = compute_statistics(random_features(10, 3, 1), 1);
+  for (const double n : {1e300, -1.0, 2.5, std::nan("")}) {
+    const auto path = dir.file("n.npz");
+    write_npz(path, {{"mu", from_tensor(stats.mu)}, {"sigma", from_tensor(stats.sigma)},
+                     {"n", NpyArray::from<double>({}, &n)}});
+    EXPECT_NE(test::input_error_message([&] { read_statistics(path); }).find("is not a count"), std::string::npos) << n;
+  }
+}
+
 TEST(Frechet, ClosedForms) {
   const auto doc = nlohmann::json::parse(test::read_text(test::vector_path("closed_forms.json")));
   auto matrix = [](const nlohmann::json& j) {

@@ -156,6 +156,22 @@ TEST(Vgg16Detector, BadFilesGiveOneLineErrorsNamingTheFile) {
   EXPECT_FALSE(contains(message, "\n")) << message;
 }
 
+// Found by fuzz/fuzz_torchscript: torch::jit::load sizes a storage by the element count its pickle
+// declares, so a 65535 x 65535 parameter over a 16-byte data record loads, and any use of it reads far
+// out of bounds; and TorchScript code that does not compile escaped as torch::jit::ErrorReport, not
+// c10::Error. Both detectors' loaders refuse such files with one line naming the file.
+TEST(TorchScriptDetectors, MalformedModulesAreInputErrors) {
+  const auto beyond = test::source_path("fuzz/regressions/torchscript/tensor_beyond_its_storage.pt");
+  const std::string claim = ": a tensor storage declares 8589934588 bytes but the archive's data records hold at most ";
+  const auto vgg16 = test::input_error_message([&] { make_vgg16_detector(Vgg16DetectorOptions().weights(beyond)); });
+  EXPECT_EQ(vgg16.rfind("--vgg16 " + beyond + claim, 0), 0u) << vgg16;
+  const auto inception = test::input_error_message([&] { make_detector(DetectorOptions().weights(beyond)); });
+  EXPECT_EQ(inception.rfind(beyond + claim, 0), 0u) << inception;
+  const auto bad_code = test::source_path("fuzz/regressions/torchscript/code_syntax_error.pt");
+  const auto message = test::input_error_message([&] { make_detector(DetectorOptions().weights(bad_code)); });
+  EXPECT_EQ(message.rfind(bad_code + ": not a loadable TorchScript detector", 0), 0u) << message;
+}
+
 TEST(Vgg16Detector, WeightsComeFromTheFlagElseTheEnvironment) {
   test::TempDir dir;
   const auto path = write_fake_vgg16(dir);

@@ -124,6 +124,24 @@ TEST(NetsCheckpoint, StrictLoadingReportsEveryMismatchAtOnce) {
   EXPECT_THROW(load_weights(*target, read_checkpoint(path), "ema", false, path), InputError);
 }
 
+// Found by fuzz/fuzz_checkpoint: a `config` declaring a network far larger than the weights in the
+// file (here about 40 GB of parameters over a tiny network's) was built before the weights were
+// compared, and the allocation failed with a c10::Error. The shapes are now compared first on the
+// meta device, so it is the usual mismatch InputError and nothing is allocated.
+TEST(NetsCheckpoint, ConfigLargerThanTheWeightsIsRefusedBeforeAllocation) {
+  test::TempDir dir;
+  auto model = tiny(1);
+  Checkpoint c;
+  c.config = network_config(*model);
+  c.config["net"]["model_channels"] = 16384;
+  c.groups["ema"] = model->state();
+  const auto path = dir.file("huge_config.h5");
+  write_checkpoint(path, c);
+  const auto message = test::input_error_message([&] { network_from_checkpoint(read_checkpoint(path), "ema", path); });
+  EXPECT_NE(message.find(path + ":/ema: "), std::string::npos) << message;
+  EXPECT_NE(message.find("mismatch"), std::string::npos) << message;
+}
+
 TEST(NetsCheckpoint, NonStrictListsSkippedNames) {
   auto model = tiny(1), target = tiny(2);
   auto state = model->state();

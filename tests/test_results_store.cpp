@@ -251,11 +251,129 @@ TEST(ResultStore, SigkillMidWriteKeepsEveryEarlierRun) {
   const auto after = read_store(path);
   ASSERT_EQ(after.runs.size(), store.runs.size() + 1);
   EXPECT_EQ(after.runs.back().stage, "after");
-  // The killed writer's temporary file is gone: only the store and its lock file remain.
+  // The killed writer's temporary file is gone: only the store, its lock file and its run files remain
+  // (at most one of them not yet linked, the killed append's, which the next append replaced).
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(names, (std::vector<std::string>{"results.h5", "results.h5.lock"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"results.h5", "results.h5.lock", "results.h5.runs"}));
+  for (const auto& entry : std::filesystem::directory_iterator(dir.file("results.h5.runs"))) {
+    EXPECT_EQ(entry.path().extension(), ".h5") << entry.path();
+    EXPECT_NE(entry.path().filename().string()[0], '.') << "a temporary file was left: " << entry.path();
+  }
+}
+
+// Issue 17.5: an append writes its run to a file of its own and a new index of links, so the index
+// stays small however many runs the store holds, and earlier run files are never rewritten.
+TEST(ResultStore, AppendWritesOneRunFileAndAnIndexOfLinks) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  for (int i = 0; i < 3; ++i) append_run(path, numbered_run(i, 20000));
+  const auto runs = dir.file("results.h5.runs");
+  ASSERT_TRUE(std::filesystem::exists(runs + "/000001.h5"));
+  ASSERT_TRUE(std::filesystem::exists(runs + "/000003.h5"));
+  const auto first_bytes = test::read_text(runs + "/000001.h5");
+  EXPECT_LT(std::filesystem::file_size(path), std::filesystem::file_size(runs + "/000001.h5") / 10);
+  append_run(path, numbered_run(3, 20000));
+  put_suite(path, test::sample_suite("stress"));
+  EXPECT_EQ(test::read_text(runs + "/000001.h5"), first_bytes);
+  const auto store = read_store(path);
+  ASSERT_EQ(store.runs.size(), 4u);
+  for (int i = 0; i < 4; ++i) expect_same_run(store.runs[i], numbered_run(i, 20000));
+  ASSERT_EQ(store.suites.size(), 1u);
+}
+
+// A packed store (write_store, `cmbench pack`, stores of earlier versions) reads the same and takes
+// appends: its runs move to files of their own once, at the first append.
+TEST(ResultStore, PackedStoreReadsTheSameAndTakesAppends) {
+  test::TempDir dir;
+  const auto linked = dir.file("linked/results.h5");
+  std::filesystem::create_directories(dir.file("linked"));
+  append_run(linked, numbered_run(0, 100));
+  put_suite(linked, test::sample_suite("stress"));
+  append_run(linked, numbered_run(1, 100));
+  const auto packed = dir.file("packed.h5");
+  write_store(packed, read_store(linked));
+  std::filesystem::remove_all(dir.file("linked"));  // packed is self-contained
+  auto store = read_store(packed);
+  ASSERT_EQ(store.runs.size(), 2u);
+  expect_same_run(store.runs[1], numbered_run(1, 100));
+
+  append_run(packed, numbered_run(2, 100));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("packed.h5.runs/000001.h5")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("packed.h5.runs/000003.h5")));
+  store = read_store(packed);
+  ASSERT_EQ(store.runs.size(), 3u);
+  for (int i = 0; i < 3; ++i) expect_same_run(store.runs[i], numbered_run(i, 100));
+  EXPECT_EQ(store.suites.size(), 1u);
+}
+
+// A store copied without its runs folder: one line naming the missing run file and the way out; the
+// index is never overwritten.
+TEST(ResultStore, MissingRunFileIsNamedAndNothingIsOverwritten) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  append_run(path, numbered_run(0, 10));
+  append_run(path, numbered_run(1, 10));
+  std::filesystem::remove(dir.file("results.h5.runs/000002.h5"));
+  const auto before = test::read_text(path);
+  try {
+    read_store(path);
+    FAIL() << "a store with a missing run file was read";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("000002.h5"), std::string::npos) << message;
+    EXPECT_NE(message.find("cmbench pack"), std::string::npos) << message;
+  }
+  EXPECT_THROW(append_run(path, numbered_run(2, 10)), InputError);
+  EXPECT_EQ(test::read_text(path), before);
+}
+
+// A crafted store cannot make cmbench open other files: only STORE.h5.runs/NNNNNN.h5 are followed.
+TEST(ResultStore, LinksOutsideTheRunsFolderAreRefused) {
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  append_run(path, numbered_run(0, 10));
+  const auto other = dir.file("other.h5");
+  std::filesystem::copy_file(path, other);
+  EXPECT_THROW(read_store(other), InputError);  // renamed: its links name results.h5.runs
+  for (const auto& target : {dir.file("results.h5.runs/000001.h5"), std::string("../x.h5.runs/000001.h5"),
+                                   std::string("crafted.h5.runs/000001.h5x")}) {
+    const auto crafted = dir.file("crafted.h5");
+    h5::write_atomic(crafted, [&](H5::H5File& file) {
+      h5::set_attribute(file, "format", std::string("cmbench-results"));
+      h5::set_attribute(file, "schema_version", kStoreSchemaVersion);
+      H5::Group runs = h5::require_group(file, "runs");
+      ASSERT_GE(H5Lcreate_external(target.c_str(), "/", runs.getId(), "000001", H5P_DEFAULT, H5P_DEFAULT), 0);
+    });
+    try {
+      read_store(crafted);
+      FAIL() << "followed a link to " << target;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("not to a run file"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// h5py follows the index's links: Python users read a linked store as they read a packed one.
+TEST(ResultStore, PythonReadsTheLinkedStore) {
+  const auto python = test::python_importing("h5py");
+  if (python.empty()) GTEST_SKIP() << "no python3 with h5py (Debian: apt install python3-h5py)";
+  test::TempDir dir;
+  const auto path = dir.file("results.h5");
+  append_run(path, numbered_run(0, 5));
+  append_run(path, numbered_run(1, 7));
+  test::write_text(dir.file("read.py"), R"(import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+for name in f["runs"]:
+    run = f["runs"][name]
+    stage = run.attrs["stage"]
+    print(name, stage.decode() if isinstance(stage, bytes) else stage, len(run["training_curve"]["step"]))
+)");
+  const auto r = test::run_shell(test::shell_quoted(python) + " " + test::shell_quoted(dir.file("read.py")) + " " +
+                                 test::shell_quoted(path));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "000001 run-0 5\n000002 run-1 7\n");
 }
 
 TEST(ResultStore, ConcurrentWritersLoseNothing) {
@@ -314,4 +432,53 @@ TEST(ResultStore, RoundTripsProfilesAndBoundReferences) {
   EXPECT_EQ(store.runs[0].evaluations[1].ema, "posthoc-0.050");
   EXPECT_EQ(store.suites.at(0).references[0].stage, "ect");
   EXPECT_EQ(store.suites.at(0).references[1].stage, "");
+}
+
+// Found by fuzz/fuzz_store: a grid named nfe_x (or with a number beyond int64) escaped read_store as
+// std::invalid_argument from std::stoll, and a grid or table declaring more bytes than the file holds
+// was allocated (std::bad_alloc). Both are InputErrors naming the file now.
+TEST(ResultStore, MalformedGridsAndTablesAreInputErrors) {
+  test::TempDir dir;
+  const auto path = dir.file("store.h5");
+  auto run = test::sample_run("s", "a", "edm");
+  run.grids.push_back({2, {1, 2, 3}});
+  write_store(path, {{run}, {}});
+  {
+    H5::H5File file(path, H5F_ACC_RDWR);
+    H5Lmove(file.getId(), "runs/000001/grids/nfe_2", file.getId(), "runs/000001/grids/nfe_x", H5P_DEFAULT,
+            H5P_DEFAULT);
+  }
+  const auto message = test::input_error_message([&] { read_store(path); });
+  EXPECT_NE(message.find("grid 'nfe_x' does not name a number"), std::string::npos) << message;
+  {
+    H5::H5File file(path, H5F_ACC_RDWR);
+    H5Ldelete(file.getId(), "runs/000001/grids/nfe_x", H5P_DEFAULT);
+    H5::Group grids = file.openGroup("runs/000001/grids");
+    const hsize_t huge[1] = {hsize_t{1} << 40};
+    grids.createDataSet("nfe_9", H5::PredType::NATIVE_UINT8, H5::DataSpace(1, huge));
+  }
+  const auto huge = test::input_error_message([&] { read_store(path); });
+  EXPECT_NE(huge.find("declares 1099511627776 bytes but the file holds 0"), std::string::npos) << huge;
+}
+
+// `cmbench pack`: one self-contained file (a baseline to commit, a file to share) that reads the same.
+TEST(ResultStore, PackCommandMakesOneSelfContainedFile) {
+  test::TempDir dir;
+  const auto path = dir.file("run/results.h5");
+  std::filesystem::create_directories(dir.file("run"));
+  append_run(path, numbered_run(0, 50));
+  append_run(path, numbered_run(1, 50));
+  put_suite(path, test::sample_suite("stress"));
+  const auto packed = dir.file("baseline.h5");
+  const auto result = test::run_cli({"pack", path, packed});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("2 runs, 1 suites"), std::string::npos) << result.out;
+  std::filesystem::remove_all(dir.file("run"));
+  const auto store = read_store(packed);
+  ASSERT_EQ(store.runs.size(), 2u);
+  expect_same_run(store.runs[1], numbered_run(1, 50));
+  EXPECT_FALSE(std::filesystem::exists(packed + ".runs"));
+  const auto missing = test::run_cli({"pack", dir.file("none.h5"), dir.file("out.h5")});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("none.h5"), std::string::npos) << missing.err;
 }
