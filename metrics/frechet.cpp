@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/error.h"
 #include "core/torch_compat.h"
@@ -80,6 +81,15 @@ double frechet_distance(const FeatureStatistics& a, const std::string& a_name, c
   }
   check_statistics(a.mu, a.sigma, a_name);
   check_statistics(b.mu, b.sigma, b_name);
+  // Fewer vectors than dimensions leave the covariance singular, and the distance biased upward by
+  // an amount that depends on n: such a value compares only with values of the same n.
+  for (const auto& [stats, name] : {std::pair{&a, &a_name}, std::pair{&b, &b_name}}) {
+    if (stats->n > 0 && stats->n <= stats->mu.size(0)) {
+      spdlog::warn("{}: {} feature vectors in {} dimensions: the covariance is singular and the Fréchet distance "
+                   "is biased upward (papers use 50000); compare it only with values from as many", *name, stats->n,
+                   stats->mu.size(0));
+    }
+  }
   return frechet_distance(a.mu, a.sigma, b.mu, b.sigma);
 }
 
