@@ -6,6 +6,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace cmbench::h5 {
 
@@ -216,6 +217,7 @@ std::string get_string_attribute(const H5::H5Object& object, const std::string& 
   std::string value;
   attribute.read(type, value);
   while (!value.empty() && value.back() == '\0') value.pop_back();
+  if (!is_utf8(value)) throw InputError(fmt::format("{}: attribute '{}' is not UTF-8 text", object_name(object), name));
   return value;
 }
 

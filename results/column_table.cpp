@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/hdf5.h"
+#include "core/utf8.h"
 
 namespace cmbench::results {
 
@@ -195,6 +196,9 @@ ColumnTable ColumnTable::read(const H5::Group& group, const std::string& dataset
         c.reals.push_back(v);
       } else {
         c.texts.emplace_back(field, strnlen(field, widths[m]));
+        if (!is_utf8(c.texts.back())) {
+          throw InputError(fmt::format("{}: {} column '{}' row {} is not UTF-8 text", group.getFileName(), dataset, name, r));
+        }
       }
     }
     table.columns_.push_back(std::move(c));

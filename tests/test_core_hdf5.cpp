@@ -121,3 +121,22 @@ TEST(Hdf5, AttributeWithSeveralValuesIsRefused) {
   EXPECT_THROW(h5::get_int_attribute(file, "step"), InputError);
   EXPECT_THROW(h5::get_double_attribute(file, "step"), InputError);
 }
+
+// Text from a file becomes JSON, tables and HTML: bytes that are not UTF-8 are refused where they
+// are read, naming the attribute (fuzz/regressions/store/stage_not_utf8.h5 made `compare --json` throw).
+TEST(Hdf5, StringAttributeThatIsNotUtf8IsRefused) {
+  test::TempDir dir;
+  const auto path = dir.file("text.h5");
+  h5::write_atomic(path, [](H5::H5File& file) {
+    h5::set_attribute(file, "stage", std::string("ect\xa7"));
+    h5::set_attribute(file, "name", std::string("r\xc3\xa9sum\xc3\xa9"));
+  });
+  auto file = h5::open_read(path);
+  try {
+    h5::get_string_attribute(file, "stage");
+    FAIL() << "invalid UTF-8 was read";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("attribute 'stage' is not UTF-8 text"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(h5::get_string_attribute(file, "name"), "r\xc3\xa9sum\xc3\xa9");
+}

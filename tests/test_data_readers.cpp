@@ -16,6 +16,7 @@
 #include "data/cifar10.h"
 #include "data/edm_zip_writer.h"
 #include "data/image_source.h"
+#include "data/npy_lazy.h"
 #include "core/png.h"
 #include "data/summary.h"
 #include "test_util.h"
@@ -313,6 +314,21 @@ TEST(DataReaders, HeadersCannotMakeHugeAllocations) {
   write_npz(dir.file("batch.npz"), {{"data", from_tensor(torch::zeros({1, 48}, torch::kUInt8))},
                                     {"labels", NpyArray::from<uint64_t>({1}, std::vector<uint64_t>{~uint64_t{0}}.data())}});
   expect_input_error(dir.file("batch.npz"), "label 18446744073709551615 of image 0 does not fit in int64");
+}
+
+
+// A reader that refuses a file closes it: fuzz_npz stopped after ~1000 bad .npy headers because
+// each refusal kept its descriptor (fuzz/regressions/npz/lazy_bad_header_keeps_no_descriptor.npy).
+TEST(DataReaders, RefusedFilesLeaveNoDescriptorOpen) {
+  test::TempDir dir;
+  const auto path = dir.file("bad.npy");
+  test::write_text(path, std::string("\x93NUMPY\x01\x00\x10\x00{'descr': '<f4'", 24));
+  const auto open_descriptors = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator());
+  };
+  const auto before = open_descriptors();
+  for (int i = 0; i < 64; ++i) EXPECT_THROW(LazyNpy::open_file(path), InputError);
+  EXPECT_EQ(open_descriptors(), before);
 }
 
 }  // namespace
