@@ -6,16 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "core/deflate.h"
 #include "core/error.h"
 
 namespace cmbench {
 
-namespace {
-
-// Deflate's largest expansion: one 258-byte match per 2 bits, about 1032:1 (zlib's technical notes).
-constexpr uint64_t kMaxDeflateRatio = 1032;
-
-}  // namespace
 
 zip_stat_t checked_zip_stat(zip_t* zip, zip_uint64_t index, const std::string& archive, const std::string& source) {
   zip_stat_t st;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/deflate.h"
 #include "core/error.h"
 
 namespace cmbench {
@@ -50,8 +51,7 @@ void check_png_data_size(const uint8_t* data, size_t size, uint64_t file_size, c
   // Each row is a filter byte and its packed samples (interlacing only adds bytes).
   const uint64_t row_bytes = 1 + (static_cast<uint64_t>(header.width) * samples * bit_depth + 7) / 8;
   const uint64_t raw_bytes = row_bytes * static_cast<uint64_t>(header.height);
-  constexpr uint64_t kMaxZlibRatio = 1032;
-  if (raw_bytes / kMaxZlibRatio > file_size) {
+  if (raw_bytes / kMaxDeflateRatio > file_size) {
     throw InputError(fmt::format("{}: PNG declares {}x{} pixels, more than its {} bytes can hold (corrupted)", source,
                                  header.width, header.height, file_size));
   }
