@@ -1,5 +1,7 @@
 #include "core/hdf5.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -59,20 +61,99 @@ H5::H5File open_read(const std::string& path) {
   }
 }
 
+namespace {
+
+// A file built in memory by HDF5's core driver. The driver allocates its buffer through these
+// callbacks and hands it to image_free when the file closes; the buffer is kept for writing then.
+struct CoreImage {
+  void* data = nullptr;
+  size_t capacity = 0;  // bytes of the driver's last allocation
+  CoreImage() = default;
+  CoreImage(const CoreImage&) = delete;
+  CoreImage& operator=(const CoreImage&) = delete;
+  ~CoreImage() { std::free(data); }
+};
+
+void* image_malloc(size_t size, H5FD_file_image_op_t, void* context) {
+  void* buffer = std::malloc(size);
+  if (buffer != nullptr) static_cast<CoreImage*>(context)->capacity = size;
+  return buffer;
+}
+void* image_memcpy(void* dest, const void* src, size_t size, H5FD_file_image_op_t, void*) {
+  return std::memcpy(dest, src, size);
+}
+void* image_realloc(void* buffer, size_t size, H5FD_file_image_op_t, void* context) {
+  void* grown = std::realloc(buffer, size);
+  if (grown != nullptr) static_cast<CoreImage*>(context)->capacity = size;
+  return grown;
+}
+herr_t image_free(void* buffer, H5FD_file_image_op_t operation, void* context) {
+  if (operation == H5FD_FILE_IMAGE_OP_FILE_CLOSE) {
+    static_cast<CoreImage*>(context)->data = buffer;
+  } else {
+    std::free(buffer);
+  }
+  return 0;
+}
+void* context_copy(void* context) { return context; }
+herr_t context_free(void*) { return 0; }
+
+// Read-only access to a buffer without copying it (H5LT's "don't copy" file images, without the HL
+// library): every allocation is the buffer itself, every copy a no-op, nothing is freed.
+void* borrow_malloc(size_t, H5FD_file_image_op_t, void* buffer) { return buffer; }
+void* borrow_memcpy(void* dest, const void*, size_t, H5FD_file_image_op_t, void*) { return dest; }
+void* borrow_realloc(void*, size_t, H5FD_file_image_op_t, void*) { return nullptr; }
+herr_t borrow_free(void*, H5FD_file_image_op_t, void*) { return 0; }
+void* borrow_copy(void* buffer) { return buffer; }
+herr_t borrow_release(void*) { return 0; }
+
+// The core driver's buffer is a multiple of its allocation increment; the file ends at the
+// end-of-allocation address its closed superblock records, read here by opening the image.
+size_t image_file_size(void* buffer, size_t buffer_size) {
+  H5::FileAccPropList access;
+  H5Pset_fapl_core(access.getId(), buffer_size, /*backing_store=*/false);
+  H5FD_file_image_callbacks_t borrow = {borrow_malloc, borrow_memcpy, borrow_realloc, borrow_free,
+                                        borrow_copy,   borrow_release, buffer};
+  if (H5Pset_file_image_callbacks(access.getId(), &borrow) < 0 || H5Pset_file_image(access.getId(), buffer, buffer_size) < 0)
+    throw H5::FileIException("H5Pset_file_image", "cannot use the file image");
+  H5::H5File image("core image", H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, access);
+  const ssize_t size = H5Fget_file_image(image.getId(), nullptr, 0);
+  if (size <= 0 || static_cast<size_t>(size) > buffer_size)
+    throw H5::FileIException("H5Fget_file_image", "the file image has no valid size");
+  return static_cast<size_t>(size);
+}
+
+// Allocation step of the core driver's buffer (it grows by realloc).
+constexpr size_t kCoreDriverIncrement = size_t{4} << 20;
+
+}  // namespace
+
 void write_atomic(const std::string& path, const std::function<void(H5::H5File&)>& fill) {
-  atomic_write(path, [&](const std::string& temporary) {
-    try {
-      // Untimed root group too: HDF5 2 stores the root's creation time otherwise, and equal content
-      // must give equal bytes.
-      H5::FileCreatPropList creation;
-      H5Pset_obj_track_times(creation.getId(), false);
-      H5::H5File file(temporary, H5F_ACC_TRUNC, creation);
-      fill(file);
-      file.close();
-    } catch (const H5::Exception& e) {
-      throw InputError(fmt::format("{}: HDF5 write failed: {}", path, e.getDetailMsg()));
-    }
-  });
+  // The file is built in memory and written out in one piece after it is closed: libhdf5 never
+  // writes to the disk, so a full disk fails that last write, not a metadata flush (libhdf5 built
+  // with assertions, as Debian testing's HDF5 2 is, aborts in H5F__dest when that flush fails).
+  CoreImage image;
+  size_t size = 0;
+  try {
+    // Untimed root group too: HDF5 2 stores the root's creation time otherwise, and equal content
+    // must give equal bytes.
+    H5::FileCreatPropList creation;
+    H5Pset_obj_track_times(creation.getId(), false);
+    H5::FileAccPropList access;
+    H5Pset_fapl_core(access.getId(), kCoreDriverIncrement, /*backing_store=*/false);
+    H5FD_file_image_callbacks_t callbacks = {image_malloc, image_memcpy, image_realloc, image_free,
+                                             context_copy, context_free, &image};
+    if (H5Pset_file_image_callbacks(access.getId(), &callbacks) < 0)
+      throw H5::FileIException("H5Pset_file_image_callbacks", "cannot set the core driver's callbacks");
+    H5::H5File file(path, H5F_ACC_TRUNC, creation, access);
+    fill(file);
+    file.close();
+    if (image.data == nullptr) throw H5::FileIException("H5Fclose", "the core driver returned no file image");
+    size = image_file_size(image.data, image.capacity);
+  } catch (const H5::Exception& e) {
+    throw InputError(fmt::format("{}: HDF5 write failed: {}", path, e.getDetailMsg()));
+  }
+  atomic_write_bytes(path, image.data, size);
 }
 
 H5::DSetCreatPropList untimed_dataset_properties() {

@@ -14,7 +14,8 @@ namespace cmbench::h5 {
 // Opens for reading; InputError naming the file when it is missing or not HDF5.
 H5::H5File open_read(const std::string& path);
 
-// Writes a complete new file atomically (temporary file, fsync, rename). `fill` gets the open file.
+// Writes a complete new file atomically (temporary file, fsync, rename). `fill` gets the open file,
+// which is held in memory until it is closed and written out in one piece.
 void write_atomic(const std::string& path, const std::function<void(H5::H5File&)>& fill);
 
 // The largest dataset a reader allocates for, whatever the file declares.

@@ -39,7 +39,7 @@ PngHeader parse_png_header(const uint8_t* data, size_t size, const std::string& 
   return header;
 }
 
-void check_png_data_size(const uint8_t* data, size_t size, uint64_t file_size, const std::string& source) {
+PngHeader check_png_data_size(const uint8_t* data, size_t size, uint64_t file_size, const std::string& source) {
   const PngHeader header = parse_png_header(data, size, source);
   const int bit_depth = data[24];
   const int color_type = data[25];
@@ -55,6 +55,7 @@ void check_png_data_size(const uint8_t* data, size_t size, uint64_t file_size, c
     throw InputError(fmt::format("{}: PNG declares {}x{} pixels, more than its {} bytes can hold (corrupted)", source,
                                  header.width, header.height, file_size));
   }
+  return header;
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {

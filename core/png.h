@@ -24,8 +24,8 @@ PngHeader parse_png_header(const uint8_t* data, size_t size, const std::string& 
 
 // InputError when a PNG file of `file_size` bytes is too small for the pixels its IHDR declares (zlib
 // inflates at most about 1032:1), so that what is allocated for an image is bounded by its data.
-// `data` holds at least the file's first 26 bytes.
-void check_png_data_size(const uint8_t* data, size_t size, uint64_t file_size, const std::string& source);
+// `data` holds at least the file's first 26 bytes. Returns the IHDR (as parse_png_header).
+PngHeader check_png_data_size(const uint8_t* data, size_t size, uint64_t file_size, const std::string& source);
 
 // Decodes to `channels` (1 or 3) channels, HWC row-major, into `out` (height*width*channels bytes).
 // InputError when the data is corrupted or its size is not the expected one.

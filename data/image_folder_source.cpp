@@ -205,8 +205,8 @@ DecodedImage decode_image_file(const std::string& path) {
   if (is_jpeg_data(bytes.data(), bytes.size())) return decode_jpeg(bytes.data(), bytes.size(), path);
   static const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   if (bytes.size() >= 8 && std::memcmp(bytes.data(), kPngSignature, 8) == 0) {
-    const PngHeader header = parse_png_header(bytes.data(), bytes.size(), path);  // refuses > kMaxPngPixels
-    check_png_data_size(bytes.data(), bytes.size(), bytes.size(), path);
+    // Refuses more than kMaxPngPixels, or more than the file's bytes can hold.
+    const PngHeader header = check_png_data_size(bytes.data(), bytes.size(), bytes.size(), path);
     DecodedImage image(header.height, header.width, header.channels);
     decode_png(bytes.data(), bytes.size(), header, image.pixels.data(), path);
     return to_rgb(std::move(image));

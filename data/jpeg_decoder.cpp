@@ -1,6 +1,7 @@
 #include "data/jpeg_decoder.h"
 
 // jpeglib.h needs size_t and FILE declared first.
+#include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -56,6 +57,9 @@ bool decompress(const uint8_t* data, size_t size, jpeg_decompress_struct& cinfo,
     return false;
   }
   jpeg_create_decompress(&cinfo);
+  // The whole-image buffers (a progressive file's coefficients, about 2 bytes per sample) are
+  // libjpeg's virtual arrays; past this limit libjpeg stops with JERR_NO_BACKING_STORE.
+  cinfo.mem->max_memory_to_use = kMaxJpegDecoderBytes;
   jpeg_mem_src(&cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
   if (jpeg_read_header(&cinfo, TRUE) != JPEG_HEADER_OK) {
     std::snprintf(err.message, sizeof err.message, "no image in the JPEG stream (tables only)");
@@ -84,8 +88,13 @@ bool decompress(const uint8_t* data, size_t size, jpeg_decompress_struct& cinfo,
   }
   jpeg_start_decompress(&cinfo);
   const size_t row_bytes = static_cast<size_t>(cinfo.output_width) * static_cast<size_t>(cinfo.output_components);
-  raw.resize(row_bytes * cinfo.output_height);
+  // The output grows with the rows decoded, so a file whose data ends early stops before the
+  // whole declared image is allocated.
+  const size_t total_bytes = row_bytes * cinfo.output_height;
+  raw.clear();
   while (cinfo.output_scanline < cinfo.output_height) {
+    const size_t end = row_bytes * (cinfo.output_scanline + 1);
+    if (end > raw.size()) raw.resize(std::min(total_bytes, std::max(end, 2 * raw.size())));
     JSAMPROW row = raw.data() + row_bytes * cinfo.output_scanline;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
@@ -112,6 +121,11 @@ DecodedImage decode_jpeg(const uint8_t* data, size_t size, const std::string& so
     if (too_large) {
       throw InputError(fmt::format("{}: JPEG of {}x{} pixels is larger than the {} pixels cmbench decodes", source,
                                    width, height, kMaxJpegPixels));
+    }
+    if (err.pub.msg_code == JERR_NO_BACKING_STORE) {
+      throw InputError(fmt::format("{}: JPEG of {}x{} pixels needs more than the {} bytes of decoder memory cmbench "
+                                   "allows (a progressive file holds every coefficient of the image)",
+                                   source, width, height, kMaxJpegDecoderBytes));
     }
     throw InputError(fmt::format("{}: cannot decode JPEG: {}", source, err.message));
   }

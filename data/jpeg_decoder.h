@@ -15,6 +15,9 @@ namespace cmbench {
 // Images with more pixels are refused from the header, before any allocation (PIL refuses
 // 2 x MAX_IMAGE_PIXELS = 178956970 as a decompression bomb; this bound is a little above).
 constexpr int64_t kMaxJpegPixels = int64_t{1} << 28;
+// libjpeg's own whole-image buffers are held to this: a progressive file keeps 2 bytes per
+// coefficient, so this decodes progressive 4:2:0 colour images up to about 170 megapixels.
+constexpr long kMaxJpegDecoderBytes = long{512} << 20;
 
 bool is_jpeg_data(const uint8_t* data, size_t size);  // starts with the SOI marker FF D8 FF
 

@@ -36,9 +36,9 @@ class PngSetSource : public BasicImageSource {
     count_ = static_cast<int64_t>(names_.size());
     for (size_t i = 0; i < names_.size(); ++i) {
       const auto prefix = read_prefix(names_[i], 26);
-      const PngHeader header = parse_png_header(prefix.data(), prefix.size(), member_name(names_[i]));
       // Before read() allocates images of this size from the header alone.
-      check_png_data_size(prefix.data(), prefix.size(), member_size(names_[i]), member_name(names_[i]));
+      const PngHeader header =
+          check_png_data_size(prefix.data(), prefix.size(), member_size(names_[i]), member_name(names_[i]));
       if (i == 0) {
         header_ = header;
       } else if (header.width != header_.width || header.height != header_.height ||

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "core/error.h"
 #include "core/hdf5.h"
 #include "test_util.h"
@@ -49,6 +51,29 @@ TEST(Hdf5, EqualContentGivesEqualBytes) {
   write_sample(dir.file("a.h5"));
   write_sample(dir.file("b.h5"));
   EXPECT_EQ(test::read_text(dir.file("a.h5")), test::read_text(dir.file("b.h5")));
+}
+
+// Files are built in memory (core driver, whose buffer grows in 4 MiB steps) and written after they
+// are closed: what lands on disk ends where the file's allocated space ends, and reads back whole.
+TEST(Hdf5, WrittenFileEndsAtItsLastAllocatedByte) {
+  test::TempDir dir;
+  const auto small = dir.file("small.h5");
+  write_sample(small);
+  const auto big = dir.file("big.h5");
+  const auto weights = torch::arange(int64_t{3} << 20, torch::kFloat32);  // 12 MiB: three buffer steps
+  h5::write_atomic(big, [&](H5::H5File& file) {
+    auto group = h5::require_group(file, "model");
+    h5::write_tensor(group, "weight", weights);
+  });
+  for (const auto& path : {small, big}) {
+    auto file = h5::open_read(path);
+    EXPECT_EQ(H5Fget_file_image(file.getId(), nullptr, 0), static_cast<ssize_t>(std::filesystem::file_size(path)))
+        << path;
+  }
+  EXPECT_LT(std::filesystem::file_size(small), size_t{64} << 10);
+  auto file = h5::open_read(big);
+  auto group = file.openGroup("model");
+  EXPECT_TRUE(torch::equal(h5::read_tensor(group, "weight"), weights));
 }
 
 TEST(Hdf5, FailedWriteKeepsPreviousFile) {

@@ -176,6 +176,37 @@ TEST(ImagenetJpeg, HugeDeclaredSizeRefusedBeforeDecoding) {
   EXPECT_NE(text.find("big.jpg: JPEG of 60000x60000 pixels is larger than"), std::string::npos) << text;
 }
 
+// A progressive (SOF2) 4:4:4 colour header: libjpeg would allocate every coefficient of the image
+// (2 bytes each, 864 MB here) before reading any scan data.
+std::vector<uint8_t> progressive_colour_header(int width, int height) {
+  std::vector<uint8_t> out = jpeg_header(width, height);
+  const std::vector<uint8_t> sof_gray = {0xFF, 0xC0, 0x00, 0x0B};
+  const auto sof = std::search(out.begin(), out.end(), sof_gray.begin(), sof_gray.end());
+  const std::vector<uint8_t> sof2 = {0xFF, 0xC2, 0x00, 0x11, 0x08,
+                                     static_cast<uint8_t>(height >> 8), static_cast<uint8_t>(height & 0xFF),
+                                     static_cast<uint8_t>(width >> 8), static_cast<uint8_t>(width & 0xFF),
+                                     0x03, 0x01, 0x11, 0x00, 0x02, 0x11, 0x00, 0x03, 0x11, 0x00};
+  const auto after = out.erase(sof, sof + 13);
+  out.insert(after, sof2.begin(), sof2.end());
+  const std::vector<uint8_t> sos_gray = {0xFF, 0xDA};
+  const auto sos = std::search(out.begin(), out.end(), sos_gray.begin(), sos_gray.end());
+  const std::vector<uint8_t> dc_scan = {0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00};
+  const auto tail = out.erase(sos, sos + 10);
+  out.insert(tail, dc_scan.begin(), dc_scan.end());
+  return out;
+}
+
+TEST(ImagenetJpeg, ProgressiveFileNeedingMoreDecoderMemoryThanTheLimitIsRefused) {
+  const auto header = progressive_colour_header(12000, 12000);  // 1.44e8 pixels: under the pixel limit
+  ASSERT_LT(int64_t{12000} * 12000, kMaxJpegPixels);
+  const std::string text = test::input_error_message([&] { decode_jpeg(header.data(), header.size(), "prog.jpg"); });
+  EXPECT_NE(text.find(fmt::format("prog.jpg: JPEG of 12000x12000 pixels needs more than the {} bytes of decoder memory",
+                                  kMaxJpegDecoderBytes)),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+}
+
 TEST(ImagenetTransforms, SpecParsing) {
   const TransformSpec plain = parse_transform_spec("", "");
   EXPECT_FALSE(plain.has_resolution());
