@@ -98,6 +98,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 }
 
 std::vector<std::string> checkpoint_groups(const std::string& path) {
+  const h5::ReadDeadline deadline(path);
   auto file = h5::open_read(path);
   try {
     return h5::child_names(file);
@@ -113,6 +114,7 @@ std::string default_weights_group(const std::vector<std::string>& groups, const 
 }
 
 Checkpoint read_checkpoint(const std::string& path, const std::vector<std::string>& groups) {
+  const h5::ReadDeadline deadline(path);
   auto file = h5::open_read(path);
   Checkpoint out;
   try {

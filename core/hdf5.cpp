@@ -1,8 +1,11 @@
 #include "core/hdf5.h"
 
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -50,6 +53,47 @@ H5::Attribute open_single_value(const H5::H5Object& object, const std::string& n
 }
 
 }  // namespace
+
+struct ReadDeadline::Watch {
+  std::mutex mutex;
+  std::condition_variable done_changed;
+  bool done = false;
+};
+
+std::chrono::milliseconds ReadDeadline::limit_for(uint64_t file_bytes) {
+  return std::chrono::seconds(60) + std::chrono::milliseconds(file_bytes / 20'000);
+}
+
+ReadDeadline::ReadDeadline(const std::string& path)
+    : ReadDeadline(path, limit_for([&] {
+                     std::error_code ec;
+                     const auto size = std::filesystem::file_size(path, ec);
+                     return ec ? uint64_t{0} : static_cast<uint64_t>(size);
+                   }())) {}
+
+ReadDeadline::ReadDeadline(const std::string& path, std::chrono::milliseconds limit)
+    : watch_(std::make_shared<Watch>()) {
+  watchdog_ = std::thread([watch = watch_, path, limit] {
+    std::unique_lock<std::mutex> lock(watch->mutex);
+    if (watch->done_changed.wait_for(lock, limit, [&] { return watch->done; })) return;
+    const std::string line =
+        fmt::format("cmbench: error: {}: reading this HDF5 file did not end within {:.0f} s (libhdf5 can loop forever on a "
+                    "damaged file); stopping\n",
+                    path, std::chrono::duration<double>(limit).count());
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+    std::_Exit(static_cast<int>(ExitCode::bad_input));
+  });
+}
+
+ReadDeadline::~ReadDeadline() {
+  {
+    std::lock_guard<std::mutex> lock(watch_->mutex);
+    watch_->done = true;
+  }
+  watch_->done_changed.notify_all();
+  watchdog_.join();
+}
 
 H5::H5File open_read(const std::string& path) {
   if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: no such file", path));

@@ -5,14 +5,38 @@
 #include <H5Cpp.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace cmbench::h5 {
 
 // Opens for reading; InputError naming the file when it is missing or not HDF5.
 H5::H5File open_read(const std::string& path);
+
+// While it lives, bounds the time spent reading `path`: a damaged file can make libhdf5 itself loop
+// forever (fuzz/known-hangs/checkpoint). When the limit passes first, a watchdog thread prints one
+// line naming the file and the limit and ends the process with exit status 2 (bad input, as the
+// command line reports an InputError); files being written are only ever replaced whole (write_atomic), so none is left partial.
+class ReadDeadline {
+ public:
+  explicit ReadDeadline(const std::string& path);  // limit_for(the file's size)
+  ReadDeadline(const std::string& path, std::chrono::milliseconds limit);
+  ReadDeadline(const ReadDeadline&) = delete;
+  ReadDeadline& operator=(const ReadDeadline&) = delete;
+  ~ReadDeadline();
+
+  // 60 s, plus 1 s per 20 MB (a slow network file system's pace).
+  static std::chrono::milliseconds limit_for(uint64_t file_bytes);
+
+ private:
+  struct Watch;
+  std::shared_ptr<Watch> watch_;
+  std::thread watchdog_;
+};
 
 // Writes a complete new file atomically (temporary file, fsync, rename). `fill` gets the open file,
 // which is held in memory until it is closed and written out in one piece.

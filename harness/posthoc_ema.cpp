@@ -82,6 +82,7 @@ std::vector<std::pair<std::string, double>> stored_power_profiles(const nlohmann
 SnapshotFile read_snapshot_file(const std::string& path) {
   SnapshotFile f;
   f.path = path;
+  const h5::ReadDeadline deadline(path);
   auto file = h5::open_read(path);
   try {
     if (h5::has_attribute(file, "format") && h5::get_string_attribute(file, "format") != kCheckpointFormat)

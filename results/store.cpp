@@ -4,6 +4,7 @@
 #include <charconv>
 #include <functional>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -326,6 +327,7 @@ void write_run_file(const std::string& path, const std::string& file, const RunR
 // earlier versions keep them) is moved to a file of its own, once.
 StoreIndex read_index(const std::string& path) {
   StoreIndex index;
+  const h5::ReadDeadline deadline(path);
   H5::H5File file = open_store(path);
   if (h5::has_child(file, "runs")) {
     H5::Group runs = file.openGroup("runs");
@@ -408,14 +410,21 @@ void update_index(const std::string& path, const std::function<void(StoreIndex&)
 
 StoreContents read_store(const std::string& path) {
   try {
+    // Each file read has its own deadline, so that a store of many runs takes as long as it needs.
+    std::optional<h5::ReadDeadline> deadline(std::in_place, path);
     H5::H5File file = open_store(path);
     StoreContents contents;
     if (h5::has_child(file, "runs")) {
       H5::Group runs = file.openGroup("runs");
       for (const auto& name : h5::child_names(runs)) {
-        linked_file(runs, name, path);  // a missing run file is named, not an HDF5 error
+        // A missing run file is named, not an HDF5 error.
+        const auto target = linked_file(runs, name, path);
+        deadline.reset();
+        deadline.emplace(target.empty() ? path : (store_folder(path) / target).string());
         contents.runs.push_back(read_run(runs.openGroup(name)));
       }
+      deadline.reset();
+      deadline.emplace(path);
     }
     if (h5::has_child(file, "suites")) {
       H5::Group suites = file.openGroup("suites");

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/error.h"
@@ -164,4 +166,34 @@ TEST(Hdf5, StringAttributeThatIsNotUtf8IsRefused) {
     EXPECT_NE(std::string(e.what()).find("attribute 'stage' is not UTF-8 text"), std::string::npos) << e.what();
   }
   EXPECT_EQ(h5::get_string_attribute(file, "name"), "r\xc3\xa9sum\xc3\xa9");
+}
+
+// libhdf5 itself does not return on some damaged files (fuzz/known-hangs); a read deadline turns
+// that into one line and exit status 2.
+TEST(Hdf5ReadDeadline, ReadOfTheKnownHangStopsWithOneLineNamingTheFile) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto path = test::source_path("fuzz/known-hangs/checkpoint/libhdf5_attribute_read_does_not_return.h5");
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  EXPECT_EXIT(
+      {
+        const h5::ReadDeadline deadline(path, std::chrono::seconds(2));
+        auto file = h5::open_read(path);
+        h5::get_string_attribute(file, "config");
+        std::_Exit(0);  // libhdf5 returned: the file no longer hangs it
+      },
+      testing::ExitedWithCode(2), "cmbench: error: .*libhdf5_attribute_read_does_not_return.h5: reading this HDF5 file "
+                                  "did not end within 2 s");
+}
+
+TEST(Hdf5ReadDeadline, ReadsThatEndInTimeAreUntouched) {
+  test::TempDir dir;
+  const auto path = dir.file("a.h5");
+  write_sample(path);
+  for (int i = 0; i < 100; ++i) {
+    const h5::ReadDeadline deadline(path, std::chrono::seconds(30));
+    auto file = h5::open_read(path);
+    EXPECT_EQ(h5::get_int_attribute(file, "step"), 12);
+  }
+  EXPECT_EQ(h5::ReadDeadline::limit_for(0), std::chrono::seconds(60));
+  EXPECT_EQ(h5::ReadDeadline::limit_for(uint64_t{2'000'000'000}), std::chrono::seconds(160));
 }
