@@ -5,6 +5,8 @@
 // records the rest of the input holds are read).
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "data/cifar10.h"
 #include "data/image_source.h"
 #include "fuzz/util.h"
@@ -23,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const fs::path batch = fuzz::write_input(data + 1, size - 1, fs::relative(folder / first, fuzz::scratch_dir()).string());
   if (!(layout & 4)) fs::resize_file(batch, cifar10::kBatchBytes);
   if (train) {
-    for (int b = 2; b <= 5; ++b) fs::create_hard_link(batch, folder / ("data_batch_" + std::to_string(b) + ".bin"));
+    for (int b = 2; b <= 5; ++b) fs::create_hard_link(batch, folder / fmt::format("data_batch_{}.bin", b));
   }
   fuzz::expect_contract([&] {
     const auto images = open_image_source(root.string() + (train ? ":train" : ":test"));

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include <H5Cpp.h>
+#include <fmt/format.h>
 
 #include "core/log.h"
 
@@ -20,7 +21,7 @@ struct Scratch {
   std::string path;
   Scratch() {
     const char* tmp = std::getenv("TMPDIR");
-    path = (fs::path(tmp && *tmp ? tmp : "/tmp") / ("cmbench-fuzz-" + std::to_string(::getpid()))).string();
+    path = (fs::path(tmp && *tmp ? tmp : "/tmp") / fmt::format("cmbench-fuzz-{}", ::getpid())).string();
     fs::create_directories(path);
   }
   ~Scratch() {
