@@ -42,7 +42,8 @@ struct StudyStore {
   static constexpr int kStages = 3, kGridsPerStage = 2;
   // Charts: per (metric, NFE) against images: swd@1, swd@2, cerr@1, tvar_t0..5, tbias_t0..5 (15);
   // against NFE: swd (1); per noise level: tvar, tbias (2); one loss curve per stage (3).
-  static constexpr int kImageCharts = 15, kNfeCharts = 1, kBucketCharts = 2, kPlots = 15 + 1 + 2 + kStages;
+  static constexpr int kImageCharts = 15, kNfeCharts = 1, kBucketCharts = 2,
+                       kPlots = kImageCharts + kNfeCharts + kBucketCharts + kStages;
   // Results rows: ect and sct at NFE 0, 1, 2; ct at NFE 1, 2.
   static constexpr int kResultRows = 8;
 
