@@ -94,7 +94,12 @@ bool decompress(const uint8_t* data, size_t size, jpeg_decompress_struct& cinfo,
   raw.clear();
   while (cinfo.output_scanline < cinfo.output_height) {
     const size_t end = row_bytes * (cinfo.output_scanline + 1);
-    if (end > raw.size()) raw.resize(std::min(total_bytes, std::max(end, 2 * raw.size())));
+    if (end > raw.size()) {
+      // reserve first: resize alone may double the capacity past the image's size.
+      const size_t grown = std::min(total_bytes, std::max(end, 2 * raw.size()));
+      raw.reserve(grown);
+      raw.resize(grown);
+    }
     JSAMPROW row = raw.data() + row_bytes * cinfo.output_scanline;
     jpeg_read_scanlines(&cinfo, &row, 1);
   }
