@@ -11,6 +11,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "core/hdf5_heap_check.h"
 #include "core/utf8.h"
 
 namespace cmbench::h5 {
@@ -99,6 +100,7 @@ H5::H5File open_read(const std::string& path) {
   if (!std::filesystem::exists(path)) throw InputError(fmt::format("{}: no such file", path));
   try {
     if (!H5::H5File::isHdf5(path)) throw InputError(fmt::format("{}: not an HDF5 file", path));
+    check_global_heaps(path);
     return H5::H5File(path, H5F_ACC_RDONLY);
   } catch (const H5::Exception& e) {
     throw InputError(fmt::format("{}: cannot open HDF5 file: {}", path, e.getDetailMsg()));

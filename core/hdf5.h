@@ -14,13 +14,15 @@
 
 namespace cmbench::h5 {
 
-// Opens for reading; InputError naming the file when it is missing or not HDF5.
+// Opens for reading; InputError naming the file when it is missing, not HDF5, or has a damaged global
+// heap (check_global_heaps, core/hdf5_heap_check.h).
 H5::H5File open_read(const std::string& path);
 
 // While it lives, bounds the time spent reading `path`: a damaged file can make libhdf5 itself loop
-// forever (fuzz/known-hangs/checkpoint). When the limit passes first, a watchdog thread prints one
-// line naming the file and the limit and ends the process with exit status 2 (bad input, as the
-// command line reports an InputError); files being written are only ever replaced whole (write_atomic), so none is left partial.
+// forever (as fuzz/regressions/checkpoint/global_heap_* did, which open_read now refuses first). When
+// the limit passes first, a watchdog thread prints one line naming the file and the limit and ends the
+// process with exit status 2 (bad input, as the command line reports an InputError); files being
+// written are only ever replaced whole (write_atomic), so none is left partial.
 class ReadDeadline {
  public:
   explicit ReadDeadline(const std::string& path);  // limit_for(the file's size)

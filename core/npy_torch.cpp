@@ -23,7 +23,7 @@ torch::ScalarType scalar_type_of(DType dtype) {
 
 torch::Tensor to_tensor(const NpyArray& array) {
   auto tensor = torch::empty(array.shape, torch::TensorOptions().dtype(scalar_type_of(array.dtype)));
-  std::memcpy(tensor.data_ptr(), array.bytes.data(), array.bytes.size());
+  if (!array.bytes.empty()) std::memcpy(tensor.data_ptr(), array.bytes.data(), array.bytes.size());
   return tensor;
 }
 
@@ -42,7 +42,7 @@ NpyArray from_tensor(const torch::Tensor& tensor) {
     default: throw InputError(fmt::format("tensor dtype {} cannot be stored in npy", c10::toString(cpu.scalar_type())));
   }
   NpyArray array(dtype, cpu.sizes().vec());
-  std::memcpy(array.bytes.data(), cpu.data_ptr(), array.bytes.size());
+  if (!array.bytes.empty()) std::memcpy(array.bytes.data(), cpu.data_ptr(), array.bytes.size());  // an empty tensor's data is null
   return array;
 }
 

@@ -13,8 +13,9 @@
 
 #include "core/device.h"
 #include "core/error.h"
-#include "metrics/named_weights.h"
 #include "core/torch_compat.h"
+#include "metrics/named_weights.h"
+#include "metrics/torchscript_pickles.h"
 
 namespace cmbench {
 
@@ -70,6 +71,7 @@ class TorchScriptDetector : public InceptionDetector {
  public:
   TorchScriptDetector(const std::string& path, torch::Device device)
       : device_(device), path_(path), checksum_(weights_checksum(path)) {
+    check_torchscript_pickles(path, path);
     try {
       module_ = torch::jit::load(path, device_);
     } catch (const std::exception& e) {  // c10::Error, and torch::jit::ErrorReport for bad TorchScript code

@@ -15,6 +15,7 @@
 #include "metrics/detector.h"
 #include "metrics/features.h"
 #include "metrics/named_weights.h"
+#include "metrics/torchscript_pickles.h"
 
 namespace cmbench {
 
@@ -53,6 +54,7 @@ Vgg16Detector::Vgg16Detector(const Vgg16DetectorOptions& options)
     throw InputError(fmt::format("{}: no such file; {}", label, missing_vgg16_message()));
   }
   checksum_ = file_digest_hex(Digest::Kind::sha256, weights_);
+  check_torchscript_pickles(weights_, label);
   try {
     module_ = std::make_unique<torch::jit::Module>(torch::jit::load(weights_, device_));
   } catch (const std::exception& e) {

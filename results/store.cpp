@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/hdf5.h"
+#include "core/hdf5_heap_check.h"
 #include "results/record_fields.h"
 #include "results/store_lock.h"
 
@@ -255,6 +256,7 @@ H5::H5File open_store(const std::string& path) {
   if (!H5::H5File::isHdf5(path)) {
     throw InputError(fmt::format("{}: not an HDF5 file (corrupted result store?); left untouched", path));
   }
+  h5::check_global_heaps(path);
   H5::H5File file(path, H5F_ACC_RDONLY);
   if (!h5::has_attribute(file, "format") || text(file, "format") != kFormat) {
     throw InputError(fmt::format("{}: not a cmbench result store (no format = \"{}\" attribute)", path, kFormat));
@@ -419,8 +421,10 @@ StoreContents read_store(const std::string& path) {
       for (const auto& name : h5::child_names(runs)) {
         // A missing run file is named, not an HDF5 error.
         const auto target = linked_file(runs, name, path);
+        const std::string run_path = target.empty() ? path : (store_folder(path) / target).string();
+        if (!target.empty()) h5::check_global_heaps(run_path);
         deadline.reset();
-        deadline.emplace(target.empty() ? path : (store_folder(path) / target).string());
+        deadline.emplace(run_path);
         contents.runs.push_back(read_run(runs.openGroup(name)));
       }
       deadline.reset();

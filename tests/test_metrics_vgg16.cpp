@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <sys/wait.h>
+#include <zip.h>
 
 #include <chrono>
 #include <cstdio>
@@ -170,6 +171,53 @@ TEST(TorchScriptDetectors, MalformedModulesAreInputErrors) {
   const auto bad_code = test::source_path("fuzz/regressions/torchscript/code_syntax_error.pt");
   const auto message = test::input_error_message([&] { make_detector(DetectorOptions().weights(bad_code)); });
   EXPECT_EQ(message.rfind(bad_code + ": not a loadable TorchScript detector", 0), 0u) << message;
+}
+
+// A valid module's archive at `dir`/`name` with its constants.pkl replaced by `pickle`; and that
+// member's name (the archive's folder is named by the file in torch 1.13, "archive" in 2.x).
+std::pair<std::string, std::string> fake_vgg16_with_constants(const test::TempDir& dir, const std::string& name,
+                                                              const std::string& pickle) {
+  const auto archive = write_torchscript(dir, name, kFakeVgg16);
+  int error = 0;
+  zip_t* zip = zip_open(archive.c_str(), 0, &error);
+  EXPECT_NE(zip, nullptr) << error;
+  for (zip_int64_t i = 0; zip != nullptr && i < zip_get_num_entries(zip, 0); ++i) {
+    const std::string member = zip_get_name(zip, static_cast<zip_uint64_t>(i), 0);
+    if (member.size() <= 14 || member.substr(member.size() - 14) != "/constants.pkl") continue;
+    zip_source_t* source = zip_source_buffer(zip, pickle.data(), pickle.size(), 0);
+    EXPECT_EQ(zip_file_replace(zip, static_cast<zip_uint64_t>(i), source, 0), 0);
+    EXPECT_EQ(zip_close(zip), 0);
+    return {archive, member};
+  }
+  ADD_FAILURE() << archive << " has no constants.pkl";
+  return {archive, ""};
+}
+
+// Found by fuzz/fuzz_torchscript: torch::jit::load reserves a string's declared length before reading
+// it, so a 41-byte data.pkl asked for 1.7 GB; and it reserves room for twice a declared memo index.
+// The pickles are walked first (metrics/torchscript_pickles.h).
+TEST(TorchScriptDetectors, PickleDeclaringMoreThanItHoldsIsRefusedBeforeLoading) {
+  // The fuzzer's input also fails its member's CRC, which is checked as the member is read.
+  const auto found = test::source_path("fuzz/regressions/torchscript/pickle_string_longer_than_its_pickle.pt");
+  EXPECT_EQ(test::input_error_message([&] { make_detector(DetectorOptions().weights(found)); }),
+            found + ": add_one/data.pkl: corrupted archive entry: CRC error");
+
+  test::TempDir dir;
+  // PROTO 2, BINUNICODE of 2^31-1 bytes followed by 4, STOP.
+  const auto [long_string, member] = fake_vgg16_with_constants(dir, "long.pt", std::string("\x80\x02X\xff\xff\xff\x7f" "abc.", 11));
+  const std::string claim = ": " + member + " in this TorchScript archive: a 2147483647-byte value of which 4 bytes "
+                            "follow at byte 2 (the pickle holds 11 bytes); not loaded";
+  EXPECT_EQ(test::input_error_message([&] { make_detector(DetectorOptions().weights(long_string)); }),
+            long_string + claim);
+  EXPECT_EQ(test::input_error_message([&] { make_vgg16_detector(Vgg16DetectorOptions().weights(long_string)); }),
+            "--vgg16 " + long_string + claim);
+  // PROTO 2, EMPTY_LIST, LONG_BINPUT 2^31-1, STOP.
+  const auto [memo, memo_member] = fake_vgg16_with_constants(dir, "memo.pt", std::string("\x80\x02]r\xff\xff\xff\x7f.", 9));
+  EXPECT_EQ(test::input_error_message([&] { make_detector(DetectorOptions().weights(memo)); }),
+            memo + ": " + memo_member + " in this TorchScript archive: a memo index 2147483647 larger than the pickle "
+                                        "at byte 3 (the pickle holds 9 bytes); not loaded");
+  // The same archive with its own constants.pkl still loads.
+  EXPECT_EQ(make_detector(DetectorOptions().weights(write_fake_vgg16(dir)))->describe().at("detector"), "torchscript");
 }
 
 TEST(Vgg16Detector, WeightsComeFromTheFlagElseTheEnvironment) {
