@@ -1,5 +1,6 @@
 #include "core/hdf5.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +54,16 @@ H5::Attribute open_single_value(const H5::H5Object& object, const std::string& n
   return attribute;
 }
 
+std::mutex files_being_read_mutex;
+std::vector<std::string> files_being_read;
+
 }  // namespace
+
+std::optional<std::string> file_being_read() {
+  const std::lock_guard<std::mutex> lock(files_being_read_mutex);
+  if (files_being_read.empty()) return std::nullopt;
+  return files_being_read.back();
+}
 
 struct ReadDeadline::Watch {
   std::mutex mutex;
@@ -73,7 +83,11 @@ ReadDeadline::ReadDeadline(const std::string& path)
                    }())) {}
 
 ReadDeadline::ReadDeadline(const std::string& path, std::chrono::milliseconds limit)
-    : watch_(std::make_shared<Watch>()) {
+    : watch_(std::make_shared<Watch>()), path_(path) {
+  {
+    const std::lock_guard<std::mutex> lock(files_being_read_mutex);
+    files_being_read.push_back(path_);
+  }
   watchdog_ = std::thread([watch = watch_, path, limit] {
     std::unique_lock<std::mutex> lock(watch->mutex);
     if (watch->done_changed.wait_for(lock, limit, [&] { return watch->done; })) return;
@@ -94,6 +108,9 @@ ReadDeadline::~ReadDeadline() {
   }
   watch_->done_changed.notify_all();
   watchdog_.join();
+  const std::lock_guard<std::mutex> lock(files_being_read_mutex);
+  const auto it = std::find(files_being_read.rbegin(), files_being_read.rend(), path_);
+  if (it != files_being_read.rend()) files_being_read.erase(std::next(it).base());
 }
 
 H5::H5File open_read(const std::string& path) {
@@ -341,6 +358,7 @@ std::string get_string_attribute(const H5::H5Object& object, const std::string& 
     throw InputError(fmt::format("{}: attribute '{}' is not a string", object_name(object), name));
   }
   H5::StrType type = attribute.getStrType();
+  check_variable_length_reference(attribute, object_name(object), name);
   std::string value;
   attribute.read(type, value);
   while (!value.empty() && value.back() == '\0') value.pop_back();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,7 +39,12 @@ class ReadDeadline {
   struct Watch;
   std::shared_ptr<Watch> watch_;
   std::thread watchdog_;
+  std::string path_;
 };
+
+// The file of the newest ReadDeadline still alive, on any thread; nothing when none is. The
+// command line names it when libhdf5 itself fails an assertion (app/libhdf5_assertions.cpp).
+std::optional<std::string> file_being_read();
 
 // Writes a complete new file atomically (temporary file, fsync, rename). `fill` gets the open file,
 // which is held in memory until it is closed and written out in one piece.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -49,18 +50,42 @@ uint64_t little_endian(const uint8_t* p, unsigned bytes) {
   return value;
 }
 
-// The superblock's "size of lengths" (bytes of every length field), or nothing without a superblock.
-// The superblock is at byte 0, 512, 1024, 2048, ... (HDF5 format spec, "Disk Format: Level 0A").
-std::optional<unsigned> size_of_lengths(FileBytes& file, const std::string& path) {
+struct Superblock {
+  uint64_t offset = 0;  // where it is in the file; libhdf5 makes addresses relative to it
+  unsigned lengths = 8;  // bytes of every length field
+  // The end of allocation as libhdf5 computes it on open (H5Fsuper.c: the stored end-of-file
+  // address, moved by the difference between the declared base address and the superblock's
+  // offset); nothing when an address is undefined or wider than 8 bytes.
+  std::optional<uint64_t> end_of_allocation;
+};
+
+// The superblock is at byte 0, 512, 1024, 2048, ... (HDF5 format spec, "Disk Format: Level 0A");
+// nothing without one.
+std::optional<Superblock> read_superblock(FileBytes& file, const std::string& path) {
   for (uint64_t at = 0; at < file.size(); at = at == 0 ? 512 : at * 2) {
-    const auto head = file.read(at, 16);
+    const auto head = file.read(at, 96);
     if (head.size() < 16 || !std::equal(kSuperblockSignature.begin(), kSuperblockSignature.end(), head.begin())) continue;
+    Superblock superblock;
+    superblock.offset = at;
     const unsigned version = head[8];
-    const unsigned lengths = version <= 1 ? head[14] : head[10];
-    if (lengths != 2 && lengths != 4 && lengths != 8 && lengths != 16) {
-      throw InputError(fmt::format("{}: the HDF5 superblock declares {}-byte lengths (HDF5 uses 2, 4, 8 or 16)", path, lengths));
+    const unsigned offsets = version <= 1 ? head[13] : head[9];
+    superblock.lengths = version <= 1 ? head[14] : head[10];
+    if (superblock.lengths != 2 && superblock.lengths != 4 && superblock.lengths != 8 && superblock.lengths != 16) {
+      throw InputError(fmt::format("{}: the HDF5 superblock declares {}-byte lengths (HDF5 uses 2, 4, 8 or 16)", path,
+                                   superblock.lengths));
     }
-    return lengths;
+    // Version 0: base address at byte 24, then the free-space, end-of-file and driver addresses;
+    // version 1 has 4 more bytes before them; versions 2 and 3: base, extension, end of file.
+    const uint64_t base_at = version == 0 ? 24 : version == 1 ? 28 : 12;
+    const uint64_t end_at = base_at + 2 * offsets;
+    if (offsets >= 2 && offsets <= 8 && end_at + offsets <= head.size()) {
+      const uint64_t base = little_endian(head.data() + base_at, offsets);
+      const uint64_t stored_end = little_endian(head.data() + end_at, offsets);
+      const uint64_t undefined = offsets == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * offsets)) - 1;
+      // In libhdf5's unsigned arithmetic; a wrapped value exceeds the file, which it refuses as truncated.
+      if (stored_end != undefined && base != undefined) superblock.end_of_allocation = stored_end - (base - at);
+    }
+    return superblock;
   }
   return std::nullopt;
 }
@@ -68,17 +93,27 @@ std::optional<unsigned> size_of_lengths(FileBytes& file, const std::string& path
 // Walks one collection as H5HG's deserialize does (objects: index u16, reference count u16, 4
 // reserved bytes, size; index 0 is free space, whose size includes its header; every other object
 // is padded to 8 bytes).
-void check_collection(FileBytes& file, uint64_t at, unsigned lengths, const std::string& path) {
+void check_collection(FileBytes& file, uint64_t at, const Superblock& superblock, const std::string& path) {
+  const unsigned lengths = superblock.lengths;
   const uint64_t header = 8 + lengths, object_header = 8 + lengths;
   const auto head = file.read(at, header);
   if (head.size() < header) return;  // too near the end of the file to be a collection libhdf5 can load
-  const auto damaged = [&](const std::string& what) {
-    return InputError(fmt::format("{}: damaged HDF5 global heap collection at byte {}: {} (libhdf5 would not return on it)",
-                                  path, at, what));
+  const auto damaged = [&](const std::string& what, const char* consequence = "libhdf5 would not return on it") {
+    return InputError(fmt::format("{}: damaged HDF5 global heap collection at byte {}: {} ({})", path, at, what,
+                                  consequence));
   };
   const uint64_t size = little_endian(head.data() + 8, lengths);
   if (size < kMinCollectionBytes || size > file.size() - at) {
     throw damaged(fmt::format("it declares {} bytes, outside {}..{}", size, kMinCollectionBytes, file.size() - at));
+  }
+  // libhdf5 first reads 4096 bytes of a collection, cut short at the end of allocation, and asserts
+  // that it got all 4096 (H5HGcache.c, get_final_load_size); builds with assertions, such as
+  // Debian testing's libhdf5 2.2, abort there.
+  if (superblock.end_of_allocation && at >= superblock.offset &&
+      at - superblock.offset + size > *superblock.end_of_allocation) {
+    throw damaged(fmt::format("it ends at byte {}, past the end of allocation its superblock declares (byte {})",
+                              at + size, superblock.offset + *superblock.end_of_allocation),
+                  "libhdf5 with assertions aborts on it");
   }
   const auto body = file.read(at, size);
   uint64_t p = header;
@@ -100,12 +135,65 @@ void check_collection(FileBytes& file, uint64_t at, unsigned lengths, const std:
   }
 }
 
+constexpr const char* kDiskFormTag = "cmbench: a variable-length string as stored";
+
+// A soft conversion from a variable-length string to an opaque type tagged kDiskFormTag, of the
+// string's size on disk, that leaves the bytes as they are: what the read returns is the reference
+// (sequence length, collection address, object index), and libhdf5 never visits the heap.
+herr_t keep_disk_form(hid_t source, hid_t destination, H5T_cdata_t* cdata, size_t, size_t, size_t, void*, void*, hid_t) {
+  if (cdata->command != H5T_CONV_INIT) return 0;
+  if (H5Tis_variable_str(source) <= 0 || H5Tget_class(destination) != H5T_OPAQUE) return -1;
+  char* tag = H5Tget_tag(destination);
+  const bool ours = tag != nullptr && std::strcmp(tag, kDiskFormTag) == 0;
+  H5free_memory(tag);
+  if (!ours) return -1;
+  cdata->need_bkg = H5T_BKG_NO;
+  return 0;
+}
+
+H5::DataType disk_form_type(size_t bytes) {
+  H5::DataType type(H5T_OPAQUE, bytes);
+  type.setTag(kDiskFormTag);
+  return type;
+}
+
 }  // namespace
+
+void check_variable_length_reference(const H5::Attribute& attribute, const std::string& where,
+                                     const std::string& name) {
+  if (attribute.getTypeClass() != H5T_STRING || !attribute.getStrType().isVariableStr()) return;
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    const H5::StrType string(H5::PredType::C_S1, H5T_VARIABLE);
+    if (H5Tregister(H5T_PERS_SOFT, "cmbench: keep the disk form", string.getId(), disk_form_type(1).getId(),
+                    keep_disk_form) < 0) {
+      throw std::runtime_error("libhdf5 refused cmbench's conversion for reading variable-length references");
+    }
+  });
+  // One reference: a 4-byte length, the collection's address, a 4-byte object index.
+  const hsize_t bytes = attribute.getStorageSize();
+  const hsize_t address_bytes = bytes - 8;
+  if (bytes < 10 || address_bytes > 8) return;  // not one reference; libhdf5 reads or refuses it itself
+  std::vector<uint8_t> reference(static_cast<size_t>(bytes));
+  attribute.read(disk_form_type(static_cast<size_t>(bytes)), reference.data());
+  const uint64_t collection = little_endian(reference.data() + 4, static_cast<unsigned>(address_bytes));
+  const hid_t file = H5Iget_file_id(attribute.getId());
+  haddr_t end = HADDR_UNDEF;
+  const herr_t status = H5Fget_eoa(file, &end);
+  H5Fclose(file);
+  if (status < 0 || end == HADDR_UNDEF) return;
+  if (collection != 0 && (collection > end || end - collection < kMinCollectionBytes)) {
+    throw InputError(fmt::format("{}: attribute '{}' refers to a global heap collection at byte {}, but the file's "
+                                 "allocation ends at byte {} (a collection takes at least {} bytes; libhdf5 with "
+                                 "assertions aborts on it)",
+                                 where, name, collection, end, kMinCollectionBytes));
+  }
+}
 
 void check_global_heaps(const std::string& path) {
   FileBytes file(path);
-  const auto lengths = size_of_lengths(file, path);
-  if (!lengths) return;
+  const auto superblock = read_superblock(file, path);
+  if (!superblock) return;
   // Signature and version: "GCOL", 1, then 3 reserved zero bytes.
   const std::array<uint8_t, 8> magic = {'G', 'C', 'O', 'L', 1, 0, 0, 0};
   constexpr uint64_t kPiece = uint64_t{8} << 20;
@@ -121,7 +209,7 @@ void check_global_heaps(const std::string& path) {
       ++it;
     }
   }
-  for (const uint64_t at : found) check_collection(file, at, *lengths, path);
+  for (const uint64_t at : found) check_collection(file, at, *superblock, path);
 }
 
 }  // namespace cmbench::h5

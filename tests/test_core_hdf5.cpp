@@ -199,6 +199,16 @@ size_t write_variable_length_string(const std::string& path) {
   return at;
 }
 
+// What open_read says of `intact` with the 8 bytes at `offset` set to `value`, after the file's name.
+std::string open_refusal(const test::TempDir& dir, const std::string& intact, size_t offset, uint64_t value) {
+  std::string bytes = intact;
+  put_u64(bytes, offset, value);
+  const auto damaged = dir.file("damaged.h5");
+  write_bytes(damaged, bytes);
+  const auto message = test::input_error_message([&] { h5::open_read(damaged); });
+  return message.substr(std::min(message.size(), damaged.size() + 2));
+}
+
 }  // namespace
 
 // Both inputs made libhdf5 (1.10.8 and 2.2) loop forever reading the root attribute `config`; the
@@ -215,6 +225,75 @@ TEST(Hdf5GlobalHeap, FreeSpaceOfZeroBytesIsRefusedBeforeLibhdf5ReadsTheFile) {
   }
 }
 
+// The fuzzer moved the superblock's base address by 64 bytes: libhdf5 then moves the end of
+// allocation 64 bytes earlier, into the collection, and libhdf5 2.2 (Debian testing, built with
+// assertions) aborted reading `config` (H5HGcache.c: image_len == H5HG_MINSIZE).
+TEST(Hdf5GlobalHeap, ACollectionPastTheEndOfAllocationIsRefused) {
+  const auto path = test::source_path("fuzz/regressions/checkpoint/global_heap_past_end_of_allocation.h5");
+  EXPECT_EQ(test::input_error_message([&] { h5::open_read(path); }),
+            path + ": damaged HDF5 global heap collection at byte 5664: it ends at byte 9760, past the end of "
+                   "allocation its superblock declares (byte 9696) (libhdf5 with assertions aborts on it)");
+
+  test::TempDir dir;
+  const auto intact_path = dir.file("vlen.h5");
+  const size_t at = write_variable_length_string(intact_path);
+  const std::string intact = read_bytes(intact_path);
+  ASSERT_EQ(intact[8], 0) << "libhdf5 wrote a version 0 superblock";
+  const auto with = [&](size_t offset, uint64_t value) { return open_refusal(dir, intact, offset, value); };
+  const size_t base_address = 24, end_of_file_address = 40;
+  const auto collection_end = std::to_string(at + 4096);
+  const auto refusal = [&](uint64_t end) {
+    return "damaged HDF5 global heap collection at byte " + std::to_string(at) + ": it ends at byte " + collection_end +
+           ", past the end of allocation its superblock declares (byte " + std::to_string(end) +
+           ") (libhdf5 with assertions aborts on it)";
+  };
+  ASSERT_GE(intact.size(), at + 4096);
+  EXPECT_EQ(with(end_of_file_address, at + 4095), refusal(at + 4095));
+  EXPECT_EQ(with(base_address, 64), refusal(intact.size() - 64));
+}
+
+// The fuzzer's second input has no collection near the end; the reference of `config` points 64
+// bytes before it. libhdf5 2.2 with assertions aborted there (H5HGcache.c: image_len == H5HG_MINSIZE).
+TEST(Hdf5GlobalHeap, AReferenceIntoTheLast4096BytesIsRefusedBeforeLibhdf5ReadsIt) {
+  const auto path = test::source_path("fuzz/regressions/checkpoint/global_heap_reference_near_end_of_allocation.h5");
+  const auto message = test::input_error_message([&] { h5::get_string_attribute(h5::open_read(path), "config"); });
+  EXPECT_NE(message.find(": attribute 'config' refers to a global heap collection at byte 5664, but the file's "
+                         "allocation ends at byte 9696 (a collection takes at least 4096 bytes; libhdf5 with "
+                         "assertions aborts on it)"),
+            std::string::npos)
+      << message;
+
+  test::TempDir dir;
+  const auto intact_path = dir.file("vlen.h5");
+  const size_t at = write_variable_length_string(intact_path);
+  const std::string intact = read_bytes(intact_path);
+  // The attribute's value on disk: the text's length, the collection's address, the object's index.
+  std::string reference(16, '\0');
+  reference[0] = 17;
+  put_u64(reference, 4, at);
+  reference[12] = 1;
+  const auto where = intact.find(reference);
+  ASSERT_NE(where, std::string::npos);
+  ASSERT_EQ(intact.find(reference, where + 1), std::string::npos);
+  for (const uint64_t collection : {uint64_t{intact.size() - 4095}, uint64_t{intact.size() + 1}, ~uint64_t{0} - 7}) {
+    std::string bytes = intact;
+    put_u64(bytes, where + 4, collection);
+    const auto damaged = dir.file("damaged.h5");
+    write_bytes(damaged, bytes);
+    EXPECT_EQ(test::input_error_message([&] { h5::get_string_attribute(h5::open_read(damaged), "config"); }),
+              damaged + ":/: attribute 'config' refers to a global heap collection at byte " + std::to_string(collection) +
+                  ", but the file's allocation ends at byte " + std::to_string(intact.size()) +
+                  " (a collection takes at least 4096 bytes; libhdf5 with assertions aborts on it)");
+  }
+  // With room for 4096 bytes the reference is left to libhdf5: no collection there, and it says so.
+  ASSERT_GE(intact.size(), at + 4096);
+  std::string bytes = intact;
+  put_u64(bytes, where + 4, at - 8);
+  const auto moved = dir.file("moved.h5");
+  write_bytes(moved, bytes);
+  EXPECT_THROW(h5::get_string_attribute(h5::open_read(moved), "config"), H5::Exception);
+}
+
 TEST(Hdf5GlobalHeap, EveryDamageOfACollectionIsNamedAndIntactOnesAreRead) {
   test::TempDir dir;
   const auto path = dir.file("vlen.h5");
@@ -224,14 +303,7 @@ TEST(Hdf5GlobalHeap, EveryDamageOfACollectionIsNamedAndIntactOnesAreRead) {
   const size_t first_object = at + 16, free_space = first_object + 16 + 24;  // the 17-byte text, padded to 24
   ASSERT_EQ(intact[first_object], 1);
   ASSERT_EQ(intact[free_space], 0);
-  const auto refusal = [&](size_t offset, uint64_t value) {
-    std::string bytes = intact;
-    put_u64(bytes, offset, value);
-    const auto damaged = dir.file("damaged.h5");
-    write_bytes(damaged, bytes);
-    const auto message = test::input_error_message([&] { h5::open_read(damaged); });
-    return message.substr(std::min(message.size(), damaged.size() + 2));
-  };
+  const auto refusal = [&](size_t offset, uint64_t value) { return open_refusal(dir, intact, offset, value); };
   const auto collection = "damaged HDF5 global heap collection at byte " + std::to_string(at) + ": ";
   const auto tail = " (libhdf5 would not return on it)";
   EXPECT_EQ(refusal(free_space + 8, 0),
