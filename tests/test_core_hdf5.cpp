@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/hdf5.h"
 #include "test_util.h"
@@ -186,10 +187,13 @@ void put_u64(std::string& bytes, size_t at, uint64_t value) {
 }
 
 // A file with a variable-length string attribute, as h5py writes strings: its text lives in a
-// global heap collection. Returns the collection's offset in the file.
+// global heap collection. Returns the collection's offset in the file. In the earliest file format
+// (libhdf5 2.x writes checksummed object headers by default), so that tests can change its bytes.
 size_t write_variable_length_string(const std::string& path) {
   {
-    H5::H5File file(path, H5F_ACC_TRUNC);
+    H5::FileAccPropList access;
+    access.setLibverBounds(H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST);
+    H5::H5File file(path, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, access);
     const H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
     const std::string text = "{\"net\": \"ddpmpp\"}";
     file.createAttribute("config", type, H5::DataSpace(H5S_SCALAR)).write(type, text);
@@ -238,9 +242,11 @@ TEST(Hdf5GlobalHeap, ACollectionPastTheEndOfAllocationIsRefused) {
   const auto intact_path = dir.file("vlen.h5");
   const size_t at = write_variable_length_string(intact_path);
   const std::string intact = read_bytes(intact_path);
-  ASSERT_EQ(intact[8], 0) << "libhdf5 wrote a version 0 superblock";
   const auto with = [&](size_t offset, uint64_t value) { return open_refusal(dir, intact, offset, value); };
-  const size_t base_address = 24, end_of_file_address = 40;
+  // libhdf5 1.10 writes a version 0 superblock, 2.x version 2 or 3 (8-byte offsets in both).
+  const int version = intact[8];
+  ASSERT_TRUE(version == 0 || version == 2 || version == 3) << version;
+  const size_t base_address = version == 0 ? 24 : 12, end_of_file_address = base_address + 16;
   const auto collection_end = std::to_string(at + 4096);
   const auto refusal = [&](uint64_t end) {
     return "damaged HDF5 global heap collection at byte " + std::to_string(at) + ": it ends at byte " + collection_end +
@@ -256,12 +262,15 @@ TEST(Hdf5GlobalHeap, ACollectionPastTheEndOfAllocationIsRefused) {
 // bytes before it. libhdf5 2.2 with assertions aborted there (H5HGcache.c: image_len == H5HG_MINSIZE).
 TEST(Hdf5GlobalHeap, AReferenceIntoTheLast4096BytesIsRefusedBeforeLibhdf5ReadsIt) {
   const auto path = test::source_path("fuzz/regressions/checkpoint/global_heap_reference_near_end_of_allocation.h5");
-  const auto message = test::input_error_message([&] { h5::get_string_attribute(h5::open_read(path), "config"); });
-  EXPECT_NE(message.find(": attribute 'config' refers to a global heap collection at byte 5664, but the file's "
-                         "allocation ends at byte 9696 (a collection takes at least 4096 bytes; libhdf5 with "
-                         "assertions aborts on it)"),
-            std::string::npos)
-      << message;
+  const auto message = test::input_error_message([&] { (void)read_checkpoint(path); });
+  EXPECT_EQ(message.rfind(path + ":", 0), 0u) << message;
+  if (H5_VERS_MAJOR < 2) {  // libhdf5 2.x already fails listing this file's attributes
+    EXPECT_NE(message.find(": attribute 'config' refers to a global heap collection at byte 5664, but the file's "
+                           "allocation ends at byte 9696 (a collection takes at least 4096 bytes; libhdf5 with "
+                           "assertions aborts on it)"),
+              std::string::npos)
+        << message;
+  }
 
   test::TempDir dir;
   const auto intact_path = dir.file("vlen.h5");
